@@ -1,0 +1,93 @@
+//! `GET /health` (liveness) and `GET /ready` (readiness with named checks).
+
+use crate::app::AppState;
+use crate::pipeline::request_id::RequestId;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Liveness answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+/// One readiness check.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// Readiness answer. When not ready it also carries the error fields.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    pub status: &'static str,
+    pub checks: Vec<Check>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    pub request_id: String,
+}
+
+/// 200 while the process serves.
+#[utoipa::path(get, path = "/health", responses((status = 200, body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// 200 when every check passes, else 503 naming the failed checks.
+#[utoipa::path(get, path = "/ready", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+pub async fn ready(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+) -> (StatusCode, Json<Readiness>) {
+    let engine = &state.engine;
+    let index = engine.index.get();
+    let index_state = engine.index_state();
+    let mut checks = vec![
+        Check {
+            name: "shutdown",
+            ok: !state.lifecycle.is_shutting_down(),
+            detail: if state.lifecycle.is_shutting_down() { "shutting down".into() } else { "serving".into() },
+        },
+        Check {
+            name: "index",
+            ok: index.is_some(),
+            detail: match (&index, &index_state.last_error, index_state.building) {
+                (Some(i), _, _) => format!("{} chunks from {} documents (version {})", i.chunks.len(), i.documents(), i.manifest.version),
+                (None, _, true) => "building".into(),
+                (None, Some(e), _) => format!("build failed: {e}"),
+                (None, None, false) => "not loaded".into(),
+            },
+        },
+    ];
+    let plugins = engine.plugins.status();
+    checks.push(Check {
+        name: "plugins",
+        ok: !plugins.is_empty(),
+        detail: format!("{} loaded", plugins.len()),
+    });
+    let llm_model = engine.llm.model();
+    let llm_down = engine.llm.is_unavailable();
+    checks.push(Check {
+        name: "llm",
+        ok: !llm_down,
+        detail: if llm_down { format!("{llm_model}: circuit open after repeated failures") } else { llm_model },
+    });
+    let ok = checks.iter().all(|c| c.ok);
+    let failed: Vec<&str> = checks.iter().filter(|c| !c.ok).map(|c| c.name).collect();
+    let body = Readiness {
+        status: if ok { "ready" } else { "not_ready" },
+        error: (!ok).then(|| format!("not ready: {}", failed.join(", "))),
+        code: (!ok).then_some("not_ready"),
+        checks,
+        request_id,
+    };
+    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body))
+}

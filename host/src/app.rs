@@ -1,0 +1,76 @@
+//! Application state and the router, with the request pipeline in one visible order.
+
+use crate::api;
+use crate::config::{AdminKeys, Config};
+use crate::engine::Engine;
+use crate::pipeline::{access_log, admin_auth, cors, error_body, load_shed, request_id, timeout};
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use axum::Router;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub admin_keys: Arc<AdminKeys>,
+    pub engine: Arc<Engine>,
+    pub lifecycle: Arc<Lifecycle>,
+}
+
+/// Process lifecycle flags.
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    shutting_down: AtomicBool,
+}
+
+impl Lifecycle {
+    /// Marks the start of graceful shutdown (readiness turns 503).
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let config = state.config.clone();
+    let admin = Router::new()
+        .route("/reindex", post(api::admin::reindex))
+        .route("/plugins", get(api::admin::plugins))
+        .route("/plugins/reload", post(api::admin::reload_plugins))
+        .route_layer(from_fn_with_state(state.clone(), admin_auth::layer));
+    let permits = Arc::new(tokio::sync::Semaphore::new(config.server.max_concurrent_requests));
+    let deadline = Duration::from_secs(config.server.request_timeout_secs);
+    let limit = config.server.body_limit_bytes;
+    Router::new()
+        .route("/api/query", post(api::query::query))
+        .route("/api/version", get(api::version::version))
+        .route("/health", get(api::health::health))
+        .route("/ready", get(api::health::ready))
+        .route("/openapi.json", get(api::openapi::openapi))
+        .nest("/admin", admin)
+        .fallback(api::not_found)
+        .with_state(state)
+        // Outermost first: id → log → CORS → JSON errors → shed → deadline → body limit.
+        .layer(
+            ServiceBuilder::new()
+                .layer(from_fn(request_id::layer))
+                .layer(from_fn(access_log::layer))
+                .layer(cors::layer(&config.security))
+                .layer(from_fn(error_body::layer))
+                .layer(from_fn_with_state(permits, load_shed::layer))
+                .layer(from_fn_with_state(deadline, timeout::layer))
+                .layer(RequestBodyLimitLayer::new(limit))
+                .layer(DefaultBodyLimit::max(limit)),
+        )
+}

@@ -1,0 +1,348 @@
+//! Configuration: one typed tree loaded from `autbot.toml`, overridden by
+//! `AUTBOT_<SECTION>__<KEY>` environment variables, validated once at start-up.
+
+mod load;
+mod secrets;
+mod validate;
+
+pub use load::load;
+pub use secrets::{AdminKeys, ApiKeyHash};
+pub use validate::validate;
+
+pub use crate::plugins::{Capability, Hook};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The whole configuration of one AutBot process.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub security: SecurityConfig,
+    pub llm: LlmConfig,
+    pub embeddings: EmbeddingsConfig,
+    pub index: IndexConfig,
+    pub plugins: PluginsConfig,
+    pub rate_limit: toml::Table,
+    pub cache: toml::Table,
+    pub redis: toml::Table,
+    pub observability: ObservabilityConfig,
+}
+
+/// `[server]`: the listening socket and per-request limits.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub host: String,
+    /// TCP port; 0 picks a free port (the chosen one is logged).
+    pub port: u32,
+    pub request_timeout_secs: u64,
+    pub body_limit_bytes: usize,
+    pub shutdown_grace_secs: u64,
+    /// Requests processed at once before new ones are shed with 503.
+    pub max_concurrent_requests: usize,
+    /// Longest accepted query, in characters.
+    pub max_query_chars: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            request_timeout_secs: 30,
+            body_limit_bytes: 16 * 1024,
+            shutdown_grace_secs: 20,
+            max_concurrent_requests: 256,
+            max_query_chars: 2000,
+        }
+    }
+}
+
+/// Deployment environment: decides how strict CORS and key checks are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    #[default]
+    Development,
+    Production,
+}
+
+/// `[security]`: CORS and admin API keys.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    pub environment: Environment,
+    pub allowed_origins: Vec<String>,
+    /// Admin keys in clear (usually from `AUTBOT_SECURITY__ADMIN_API_KEYS`).
+    #[serde(serialize_with = "secrets::redact_list")]
+    pub admin_api_keys: Vec<SecretString>,
+    /// A file with one admin key per line, either in clear or as `sha256:<hex>`.
+    pub admin_api_keys_file: Option<PathBuf>,
+    pub api_key_header: String,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            environment: Environment::Development,
+            allowed_origins: Vec::new(),
+            admin_api_keys: Vec::new(),
+            admin_api_keys_file: None,
+            api_key_header: "X-API-Key".into(),
+        }
+    }
+}
+
+/// Which language model answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmProvider {
+    /// Embedded default: answers with the best-matching retrieved sentences.
+    #[default]
+    Extractive,
+    /// Any OpenAI-compatible `/v1/chat/completions` endpoint.
+    Openai,
+}
+
+/// `[llm]`: the answering model.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    pub provider: LlmProvider,
+    pub base_url: String,
+    pub model: String,
+    pub timeout_secs: u64,
+    pub max_retries: u32,
+    pub temperature: f32,
+    pub max_tokens: u32,
+    /// Consecutive failures that open the circuit breaker.
+    pub breaker_failures: u32,
+    /// How long an open circuit refuses calls before one trial call.
+    pub breaker_cooldown_secs: u64,
+    /// Read from `OPENAI_API_KEY` (never from the file).
+    #[serde(skip_deserializing, serialize_with = "secrets::redact_option")]
+    pub api_key: Option<SecretString>,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            provider: LlmProvider::Extractive,
+            base_url: "https://api.openai.com/v1".into(),
+            model: "gpt-4o-mini".into(),
+            timeout_secs: 20,
+            max_retries: 2,
+            temperature: 0.2,
+            max_tokens: 512,
+            breaker_failures: 5,
+            breaker_cooldown_secs: 30,
+            api_key: None,
+        }
+    }
+}
+
+/// Which embedding model vectorises chunks and queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbeddingsProvider {
+    /// Embedded default: hashed n-gram features, no network.
+    #[default]
+    Local,
+    /// Any OpenAI-compatible `/v1/embeddings` endpoint.
+    Openai,
+}
+
+/// `[embeddings]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingsConfig {
+    pub provider: EmbeddingsProvider,
+    pub base_url: String,
+    pub model: String,
+    /// Vector size. For `local` any size from 64; for `openai` it is sent as `dimensions`.
+    pub dimensions: usize,
+    pub batch_size: usize,
+    pub timeout_secs: u64,
+    pub max_retries: u32,
+    /// Embedding requests in flight at once during indexing.
+    pub concurrency: usize,
+    #[serde(skip_deserializing, serialize_with = "secrets::redact_option")]
+    pub api_key: Option<SecretString>,
+}
+
+impl Default for EmbeddingsConfig {
+    fn default() -> Self {
+        Self {
+            provider: EmbeddingsProvider::Local,
+            base_url: "https://api.openai.com/v1".into(),
+            model: "local-ngram-v1".into(),
+            dimensions: 384,
+            batch_size: 64,
+            timeout_secs: 30,
+            max_retries: 4,
+            concurrency: 4,
+            api_key: None,
+        }
+    }
+}
+
+/// `[index]`: ingestion, persistence and retrieval.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexConfig {
+    pub data_dir: PathBuf,
+    pub dir: PathBuf,
+    /// Embedding cache, keyed by (model, content hash); survives re-indexing.
+    pub cache_dir: PathBuf,
+    /// Target chunk size in characters.
+    pub chunk_size: usize,
+    /// Characters shared by consecutive chunks (whole sentences).
+    pub chunk_overlap: usize,
+    pub top_k: usize,
+    /// Weight of the vector ranking in reciprocal-rank fusion.
+    pub vector_weight: f64,
+    /// Weight of the BM25 ranking in reciprocal-rank fusion (0 disables BM25).
+    pub bm25_weight: f64,
+    /// The `k` constant of reciprocal-rank fusion.
+    pub rrf_k: f64,
+    /// HNSW search breadth.
+    pub ef_search: usize,
+    /// Rebuild instead of refusing to start when the stored index was made
+    /// with another embedding model or dimension.
+    pub rebuild_on_mismatch: bool,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: "data".into(),
+            dir: ".autbot/index".into(),
+            cache_dir: ".autbot/embed-cache".into(),
+            chunk_size: 800,
+            chunk_overlap: 120,
+            top_k: 4,
+            vector_weight: 1.0,
+            bm25_weight: 1.0,
+            rrf_k: 60.0,
+            ef_search: 64,
+            rebuild_on_mismatch: true,
+        }
+    }
+}
+
+/// `[plugins]`: where plugin components live and which run for each hook.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// Folder that plugin paths are resolved against, and that is watched.
+    pub dir: PathBuf,
+    /// Hot-reload plugins when their files change.
+    pub watch: bool,
+    /// Where compiled plugin code is cached between runs (none: no cache).
+    pub cache_dir: Option<PathBuf>,
+    /// The plugins, in chain order per hook.
+    pub chain: Vec<PluginEntry>,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            dir: "plugins/dist".into(),
+            watch: true,
+            cache_dir: Some(".autbot/plugin-cache".into()),
+            chain: Vec::new(),
+        }
+    }
+}
+
+/// What happens to a request when one of its plugin calls fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnPluginError {
+    /// The request fails with 500 `plugin_failed`.
+    #[default]
+    Fail,
+    /// The failing plugin is skipped (its input passes through unchanged).
+    Skip,
+}
+
+/// One `[[plugins.chain]]` entry.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginEntry {
+    pub name: String,
+    pub hook: Hook,
+    /// Component file, relative to `plugins.dir` unless absolute.
+    pub path: PathBuf,
+    /// Optional pin: the lowercase hex SHA-256 of the component file.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Host capabilities the plugin may import.
+    #[serde(default)]
+    pub capabilities: Vec<Capability>,
+    /// Wall-clock budget of one call, in milliseconds.
+    #[serde(default = "default_deadline_ms")]
+    pub deadline_ms: u64,
+    /// Linear-memory cap of one instance, in MiB.
+    #[serde(default = "default_memory_mb")]
+    pub memory_mb: u64,
+    /// Largest output accepted from one call, in bytes.
+    #[serde(default = "default_max_output_bytes")]
+    pub max_output_bytes: usize,
+    #[serde(default)]
+    pub on_error: OnPluginError,
+    /// Call the plugin once with a sample input before it serves (at start-up and on
+    /// every reload); a failing self-test keeps the previous version serving.
+    #[serde(default = "default_self_test")]
+    pub self_test: bool,
+    /// The plugin's own settings, readable through the `config` capability.
+    #[serde(default)]
+    pub config: toml::Table,
+}
+
+fn default_self_test() -> bool {
+    true
+}
+
+fn default_deadline_ms() -> u64 {
+    100
+}
+
+fn default_memory_mb() -> u64 {
+    32
+}
+
+fn default_max_output_bytes() -> usize {
+    256 * 1024
+}
+
+/// Output format of the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Json,
+    Pretty,
+}
+
+/// `[observability]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObservabilityConfig {
+    pub log_level: String,
+    pub log_format: LogFormat,
+    #[serde(serialize_with = "secrets::redact_option")]
+    pub sentry_dsn: Option<SecretString>,
+}
+
+impl Default for ObservabilityConfig {
+    fn default() -> Self {
+        Self {
+            log_level: "info".into(),
+            log_format: LogFormat::Json,
+            sentry_dsn: None,
+        }
+    }
+}

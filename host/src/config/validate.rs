@@ -1,0 +1,150 @@
+//! Start-up validation: every problem is reported on its own line naming its key.
+
+use super::{AdminKeys, Config, EmbeddingsProvider, Environment, LlmProvider};
+use std::collections::HashSet;
+
+/// Checks the configuration; returns one message per problem.
+pub fn validate(c: &Config) -> Vec<String> {
+    let mut p = Vec::new();
+    let s = &c.server;
+    if s.port > 65535 {
+        p.push(format!("server.port: {} is out of range (0-65535)", s.port));
+    }
+    if s.host.parse::<std::net::IpAddr>().is_err() && s.host != "localhost" {
+        p.push(format!("server.host: `{}` is not an IP address", s.host));
+    }
+    for (key, value) in [
+        ("server.request_timeout_secs", s.request_timeout_secs as usize),
+        ("server.body_limit_bytes", s.body_limit_bytes),
+        ("server.shutdown_grace_secs", s.shutdown_grace_secs as usize),
+        ("server.max_concurrent_requests", s.max_concurrent_requests),
+        ("server.max_query_chars", s.max_query_chars),
+    ] {
+        if value == 0 {
+            p.push(format!("{key}: must be greater than 0"));
+        }
+    }
+
+    let sec = &c.security;
+    for origin in &sec.allowed_origins {
+        if origin == "*" {
+            if sec.environment == Environment::Production {
+                p.push("security.allowed_origins: `*` is not allowed in production; list the exact origins".into());
+            }
+        } else if !is_origin(origin) {
+            p.push(format!(
+                "security.allowed_origins: `{origin}` is not an origin like https://app.example.com"
+            ));
+        }
+    }
+    if sec.api_key_header.trim().is_empty()
+        || axum::http::HeaderName::try_from(sec.api_key_header.as_str()).is_err()
+    {
+        p.push(format!(
+            "security.api_key_header: `{}` is not a valid header name",
+            sec.api_key_header
+        ));
+    }
+    match AdminKeys::load(&sec.admin_api_keys, sec.admin_api_keys_file.as_deref()) {
+        Ok(keys) if keys.is_empty() && sec.environment == Environment::Production => p.push(
+            "security.admin_api_keys: production needs at least one admin key (AUTBOT_SECURITY__ADMIN_API_KEYS or security.admin_api_keys_file)".into(),
+        ),
+        Ok(_) => {}
+        Err(e) => p.push(e),
+    }
+
+    if c.llm.provider == LlmProvider::Openai && c.llm.api_key.is_none() {
+        p.push("llm.api_key: provider \"openai\" needs the OPENAI_API_KEY environment variable".into());
+    }
+    if c.embeddings.provider == EmbeddingsProvider::Openai && c.embeddings.api_key.is_none() {
+        p.push("embeddings.api_key: provider \"openai\" needs the OPENAI_API_KEY environment variable".into());
+    }
+    for (key, url) in [("llm.base_url", &c.llm.base_url), ("embeddings.base_url", &c.embeddings.base_url)] {
+        if reqwest::Url::parse(url).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
+            p.push(format!("{key}: `{url}` is not an http(s) URL"));
+        }
+    }
+    if c.llm.timeout_secs == 0 {
+        p.push("llm.timeout_secs: must be greater than 0".into());
+    }
+    let e = &c.embeddings;
+    if !(8..=8192).contains(&e.dimensions) {
+        p.push(format!("embeddings.dimensions: {} is out of range (8-8192)", e.dimensions));
+    }
+    if e.batch_size == 0 || e.concurrency == 0 {
+        p.push("embeddings.batch_size and embeddings.concurrency: must be greater than 0".into());
+    }
+
+    let i = &c.index;
+    if i.chunk_size < 50 {
+        p.push(format!("index.chunk_size: {} is too small (at least 50 characters)", i.chunk_size));
+    }
+    if i.chunk_overlap >= i.chunk_size {
+        p.push(format!(
+            "index.chunk_overlap: {} must be smaller than index.chunk_size ({})",
+            i.chunk_overlap, i.chunk_size
+        ));
+    }
+    if !(1..=50).contains(&i.top_k) {
+        p.push(format!("index.top_k: {} is out of range (1-50)", i.top_k));
+    }
+    if i.vector_weight < 0.0 || i.bm25_weight < 0.0 || i.vector_weight + i.bm25_weight <= 0.0 {
+        p.push("index.vector_weight / index.bm25_weight: must be non-negative and not both 0".into());
+    }
+
+    let mut names = HashSet::new();
+    for (n, entry) in c.plugins.chain.iter().enumerate() {
+        let key = format!("plugins.chain[{n}] ({})", entry.name);
+        if !names.insert(entry.name.as_str()) {
+            p.push(format!("{key}: duplicate plugin name"));
+        }
+        if let Some(pin) = &entry.sha256 {
+            if pin.len() != 64 || !pin.chars().all(|ch| ch.is_ascii_hexdigit()) {
+                p.push(format!("{key}.sha256: must be 64 hex digits"));
+            }
+        }
+        if entry.memory_mb > crate::plugins::MAX_PLUGIN_MEMORY_MB {
+            p.push(format!(
+                "{key}.memory_mb: {} is above the host maximum of {} MiB",
+                entry.memory_mb,
+                crate::plugins::MAX_PLUGIN_MEMORY_MB
+            ));
+        }
+        if entry.deadline_ms == 0 || entry.memory_mb == 0 || entry.max_output_bytes == 0 {
+            p.push(format!("{key}: deadline_ms, memory_mb and max_output_bytes must be greater than 0"));
+        }
+    }
+    let builders = c
+        .plugins
+        .chain
+        .iter()
+        .filter(|e| e.hook == super::Hook::PromptBuilder)
+        .count();
+    if builders != 1 {
+        p.push(format!(
+            "plugins.chain: exactly one prompt-builder plugin is needed, found {builders}"
+        ));
+    }
+
+    if tracing_subscriber::EnvFilter::try_new(&c.observability.log_level).is_err() {
+        p.push(format!(
+            "observability.log_level: `{}` is not a valid level or filter",
+            c.observability.log_level
+        ));
+    }
+    p
+}
+
+/// `scheme://host[:port]` with nothing after it.
+fn is_origin(origin: &str) -> bool {
+    match reqwest::Url::parse(origin) {
+        Ok(u) => {
+            matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some()
+                && u.path() == "/"
+                && !origin.ends_with('/')
+                && u.query().is_none()
+        }
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,198 @@
+//! The question-answering engine: preprocess (plugins) → retrieve (hybrid index) →
+//! rank (plugins) → build the prompt (plugin) → answer (LLM provider). Also owns the
+//! index lifecycle: load at start-up, build when missing, background re-index.
+
+use crate::config::Config;
+use crate::embeddings::Embedder;
+use crate::error::Error;
+use crate::llm::{AnswerRequest, Llm};
+use crate::plugins::PluginHost;
+use crate::rag::chunk::ChunkParams;
+use crate::rag::index::SearchParams;
+use crate::rag::ingest::{self, IngestPaths, IngestReport};
+use crate::rag::live::LiveIndex;
+use crate::rag::retrieve::{retrieve, Passage};
+use crate::rag::store;
+use crate::upstream::UpstreamError;
+use std::sync::{Arc, Mutex};
+
+/// A finished answer.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub response: String,
+    pub passages: Vec<Passage>,
+    pub model: String,
+}
+
+/// Where the index stands, for readiness and admin.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct IndexState {
+    pub building: bool,
+    pub last_error: Option<String>,
+    pub last_report: Option<IngestReport>,
+}
+
+/// Everything needed to answer questions.
+pub struct Engine {
+    pub index: Arc<LiveIndex>,
+    pub embedder: Arc<dyn Embedder>,
+    pub llm: Arc<dyn Llm>,
+    pub plugins: Arc<PluginHost>,
+    pub params: SearchParams,
+    paths: IngestPaths,
+    chunking: ChunkParams,
+    rebuild_on_mismatch: bool,
+    state: Mutex<IndexState>,
+    build_lock: tokio::sync::Mutex<()>,
+}
+
+impl Engine {
+    /// Assembles the engine from its parts.
+    pub fn new(
+        config: &Config,
+        index: Arc<LiveIndex>,
+        embedder: Arc<dyn Embedder>,
+        llm: Arc<dyn Llm>,
+        plugins: Arc<PluginHost>,
+    ) -> Self {
+        Self {
+            index,
+            embedder,
+            llm,
+            plugins,
+            params: search_params(config),
+            paths: ingest_paths(config),
+            chunking: ChunkParams {
+                size: config.index.chunk_size,
+                overlap: config.index.chunk_overlap,
+            },
+            rebuild_on_mismatch: config.index.rebuild_on_mismatch,
+            state: Mutex::new(IndexState::default()),
+            build_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Answers one question.
+    pub async fn answer(&self, question: &str, request_id: &str) -> Result<Outcome, Error> {
+        let index = self.index.get().ok_or_else(|| {
+            Error::NotReady("the document index is still being built; retry shortly".into())
+        })?;
+        let query = self.plugins.preprocess(question.to_string(), request_id).await?;
+        let candidates = retrieve(&index, self.embedder.as_ref(), &query, &self.params)
+            .await
+            .map_err(|e| Error::Upstream(format!("embedding the question failed: {e}")))?;
+        let mut passages = self.plugins.rank(&query, request_id, candidates).await?;
+        passages.truncate(self.params.top_k);
+        let messages = self.plugins.build_prompt(&query, request_id, &passages).await?;
+        let answer = self
+            .llm
+            .answer(&AnswerRequest {
+                question: &query,
+                passages: &passages,
+                messages: &messages,
+            })
+            .await?;
+        Ok(Outcome {
+            response: answer.text,
+            passages,
+            model: answer.model,
+        })
+    }
+
+    /// Index status.
+    pub fn index_state(&self) -> IndexState {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Loads the persisted index, or builds it when there is none (or it was built
+    /// with another embedding model and `rebuild_on_mismatch` is set).
+    pub async fn load_or_build(&self) -> Result<(), String> {
+        let dir = self.paths.index_dir.clone();
+        let manifest = store::read_manifest(&dir)?;
+        let model = self.embedder.model_id();
+        let dims = self.embedder.dimensions();
+        match manifest {
+            Some(m) if m.model == model && m.dimensions == dims && m.format_version == crate::rag::index::FORMAT_VERSION => {
+                let started = std::time::Instant::now();
+                let index = tokio::task::spawn_blocking(move || store::load(&dir, m))
+                    .await
+                    .map_err(|e| e.to_string())??;
+                tracing::info!(chunks = index.chunks.len(), ms = started.elapsed().as_millis() as u64, "index loaded");
+                self.index.install(index);
+                Ok(())
+            }
+            Some(m) if !self.rebuild_on_mismatch => Err(format!(
+                "index.dir: the index in {} was built with model `{}` ({} dimensions, format {}), but the configuration uses `{model}` ({dims} dimensions, format {}); run `autbot index` or set index.rebuild_on_mismatch = true",
+                self.paths.index_dir.display(), m.model, m.dimensions, m.format_version, crate::rag::index::FORMAT_VERSION
+            )),
+            _ => self.reindex().await.map(|_| ()),
+        }
+    }
+
+    /// Rebuilds the index from the data folder and swaps it in atomically. Queries keep
+    /// using the previous index meanwhile. One rebuild at a time.
+    pub async fn reindex(&self) -> Result<IngestReport, String> {
+        let _guard = self.build_lock.lock().await;
+        self.update_state(|s| s.building = true);
+        let result = ingest::build(&self.paths, self.chunking, self.embedder.as_ref(), false).await;
+        match result {
+            Ok((index, report)) => {
+                tracing::info!(documents = report.documents, chunks = report.chunks, embedded = report.embedded, reused = report.reused, skipped = report.skipped.len(), seconds = report.seconds, "index built");
+                self.index.install(index);
+                self.update_state(|s| {
+                    s.building = false;
+                    s.last_error = None;
+                    s.last_report = Some(report.clone());
+                });
+                Ok(report)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "index build failed");
+                self.update_state(|s| {
+                    s.building = false;
+                    s.last_error = Some(e.clone());
+                });
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether a rebuild is running.
+    pub fn is_building(&self) -> bool {
+        self.build_lock.try_lock().is_err()
+    }
+
+    fn update_state(&self, f: impl FnOnce(&mut IndexState)) {
+        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+}
+
+/// `[index]` retrieval knobs.
+pub fn search_params(c: &Config) -> SearchParams {
+    SearchParams {
+        top_k: c.index.top_k,
+        vector_weight: c.index.vector_weight,
+        bm25_weight: c.index.bm25_weight,
+        rrf_k: c.index.rrf_k,
+        ef_search: c.index.ef_search,
+    }
+}
+
+/// `[index]` paths.
+pub fn ingest_paths(c: &Config) -> IngestPaths {
+    IngestPaths {
+        data_dir: c.index.data_dir.clone(),
+        index_dir: c.index.dir.clone(),
+        cache_dir: c.index.cache_dir.clone(),
+    }
+}
+
+impl From<UpstreamError> for Error {
+    fn from(e: UpstreamError) -> Self {
+        match e {
+            UpstreamError::Timeout => Error::Timeout("the language model did not answer in time".into()),
+            UpstreamError::CircuitOpen { retry_after_secs } => Error::UpstreamUnavailable { retry_after_secs },
+            other => Error::Upstream(other.to_string()),
+        }
+    }
+}

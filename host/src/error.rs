@@ -1,0 +1,166 @@
+//! The one error type of the host. Every failure is a variant with its HTTP status and a
+//! stable snake_case code; handlers return `Result<_, Error>` and never pick statuses.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed (bad JSON, bad field). 400.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// No API key was sent to a route that needs one. 401.
+    #[error("this route needs an API key in the `{header}` header")]
+    MissingApiKey { header: String },
+    /// The API key is not one of the configured keys. 403.
+    #[error("the API key is not valid for this route")]
+    InvalidApiKey,
+    /// No such route. 404.
+    #[error("no route for {method} {path}")]
+    NotFound { method: String, path: String },
+    /// The route exists but not for this method. 405.
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
+    /// The body is larger than `server.body_limit_bytes`. 413.
+    #[error("the request body is larger than the server accepts (server.body_limit_bytes)")]
+    PayloadTooLarge,
+    /// The body is not `application/json`. 415.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The request is well-formed but its content is refused. 422.
+    #[error("{message}")]
+    Unprocessable { code: String, message: String },
+    /// The language model failed or answered nonsense. 502.
+    #[error("the language model failed: {0}")]
+    Upstream(String),
+    /// The language model is known to be down (circuit open). 503.
+    #[error("the language model is unavailable; retry in {retry_after_secs} s")]
+    UpstreamUnavailable { retry_after_secs: u64 },
+    /// The server cannot serve yet (index still building, shutting down). 503.
+    #[error("{0}")]
+    NotReady(String),
+    /// Too many requests in progress. 503.
+    #[error("the server is overloaded; retry shortly")]
+    Overloaded,
+    /// The request or its upstream call took too long. 504.
+    #[error("{0}")]
+    Timeout(String),
+    /// A plugin trapped, ran out of time or memory, or broke the contract. 500.
+    #[error("plugin `{plugin}` failed: {message}")]
+    PluginFailed { plugin: String, message: String },
+    /// A bug. 500. The detail is logged, not shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl Error {
+    /// A 400 with a stable code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Error::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A 422 with a stable code.
+    pub fn unprocessable(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Unprocessable {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status of this failure.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Error::MissingApiKey { .. } => StatusCode::UNAUTHORIZED,
+            Error::InvalidApiKey => StatusCode::FORBIDDEN,
+            Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Error::UpstreamUnavailable { .. } | Error::NotReady(_) | Error::Overloaded => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Error::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Error::PluginFailed { .. } | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> String {
+        match self {
+            Error::BadRequest { code, .. } => code,
+            Error::MissingApiKey { .. } => "missing_api_key",
+            Error::InvalidApiKey => "invalid_api_key",
+            Error::NotFound { .. } => "not_found",
+            Error::MethodNotAllowed => "method_not_allowed",
+            Error::PayloadTooLarge => "payload_too_large",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type",
+            Error::Unprocessable { code, .. } => code,
+            Error::Upstream(_) => "upstream_error",
+            Error::UpstreamUnavailable { .. } => "upstream_unavailable",
+            Error::NotReady(_) => "not_ready",
+            Error::Overloaded => "overloaded",
+            Error::Timeout(_) => "timeout",
+            Error::PluginFailed { .. } => "plugin_failed",
+            Error::Internal(_) => "internal_error",
+        }
+        .to_string()
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::UpstreamUnavailable { retry_after_secs } => Some(*retry_after_secs),
+            Error::Overloaded | Error::NotReady(_) => Some(1),
+            _ => None,
+        }
+    }
+}
+
+/// The JSON body of every error response. `error` is a plain string because the
+/// prototype's web client shows `data.error` as it is.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Human-readable message, safe to show to the user.
+    pub error: String,
+    /// Stable snake_case code, for programs.
+    pub code: String,
+    /// The request id (also in the `X-Request-Id` response header).
+    pub request_id: String,
+}
+
+/// An error waiting for its request id: handlers produce it, the error-body layer
+/// (`pipeline::error_body`) renders it once the id is known.
+#[derive(Debug, Clone)]
+pub struct PendingError {
+    pub message: String,
+    pub code: String,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let Error::Internal(detail) = &self {
+            tracing::error!(detail = %detail, "internal error");
+        } else if status.is_server_error() {
+            tracing::warn!(code = %self.code(), error = %self, "request failed");
+        }
+        let mut response = status.into_response();
+        if let Some(secs) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response.extensions_mut().insert(PendingError {
+            message: self.to_string(),
+            code: self.code(),
+        });
+        response
+    }
+}

@@ -1,0 +1,71 @@
+//! Language-model providers behind one trait: `extractive` (embedded default, no
+//! network) and `openai` (any OpenAI-compatible `/v1/chat/completions`).
+
+mod circuit_breaker;
+mod extractive;
+mod openai;
+
+pub use circuit_breaker::CircuitBreaker;
+pub use extractive::Extractive;
+pub use openai::OpenAiChat;
+
+use crate::config::{LlmConfig, LlmProvider};
+use crate::rag::retrieve::Passage;
+use crate::upstream::UpstreamError;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Who wrote a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+/// Everything a provider may use to answer.
+pub struct AnswerRequest<'a> {
+    pub question: &'a str,
+    pub passages: &'a [Passage],
+    /// The prompt built by the prompt-builder plugin.
+    pub messages: &'a [ChatMessage],
+}
+
+/// A provider's answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub text: String,
+    /// Which model answered (`extractive` for the embedded default).
+    pub model: String,
+}
+
+/// Answers questions.
+#[async_trait::async_trait]
+pub trait Llm: Send + Sync {
+    /// The model name, for responses and cache keys.
+    fn model(&self) -> String;
+    /// Produces the answer.
+    async fn answer(&self, request: &AnswerRequest<'_>) -> Result<Answer, UpstreamError>;
+    /// A bare chat completion (used by plugins with the `llm` capability).
+    async fn complete(&self, messages: &[ChatMessage]) -> Result<String, UpstreamError>;
+    /// True while the provider is known to be down (circuit open).
+    fn is_unavailable(&self) -> bool {
+        false
+    }
+}
+
+/// The configured provider.
+pub fn from_config(c: &LlmConfig) -> Result<Arc<dyn Llm>, String> {
+    Ok(match c.provider {
+        LlmProvider::Extractive => Arc::new(Extractive),
+        LlmProvider::Openai => Arc::new(OpenAiChat::new(c)?),
+    })
+}

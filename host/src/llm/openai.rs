@@ -1,0 +1,127 @@
+//! OpenAI-compatible chat completions with a timeout, retries on 429/5xx and a
+//! circuit breaker so a dead upstream fails fast.
+
+use super::{Answer, AnswerRequest, ChatMessage, CircuitBreaker, Llm};
+use crate::config::LlmConfig;
+use crate::upstream::{send_with_retry, UpstreamError};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// Client for `POST {base_url}/chat/completions`.
+pub struct OpenAiChat {
+    http: reqwest::Client,
+    url: String,
+    model: String,
+    temperature: f32,
+    max_tokens: u32,
+    max_retries: u32,
+    key: SecretString,
+    breaker: CircuitBreaker,
+}
+
+#[derive(Deserialize)]
+struct ChatResponse {
+    choices: Vec<Choice>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    message: ChoiceMessage,
+}
+
+#[derive(Deserialize)]
+struct ChoiceMessage {
+    content: Option<String>,
+}
+
+impl OpenAiChat {
+    /// A client from `[llm]`; the key comes from `OPENAI_API_KEY`.
+    pub fn new(c: &LlmConfig) -> Result<Self, String> {
+        let key = c
+            .api_key
+            .clone()
+            .ok_or("llm.api_key: OPENAI_API_KEY is not set")?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(c.timeout_secs))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            http,
+            url: format!("{}/chat/completions", c.base_url.trim_end_matches('/')),
+            model: c.model.clone(),
+            temperature: c.temperature,
+            max_tokens: c.max_tokens,
+            max_retries: c.max_retries,
+            key,
+            breaker: CircuitBreaker::new(
+                c.breaker_failures,
+                Duration::from_secs(c.breaker_cooldown_secs),
+            ),
+        })
+    }
+
+    async fn call(&self, messages: &[ChatMessage]) -> Result<String, UpstreamError> {
+        let body = serde_json::json!({
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        });
+        let response = send_with_retry(
+            || {
+                self.http
+                    .post(&self.url)
+                    .bearer_auth(self.key.expose_secret())
+                    .json(&body)
+            },
+            self.max_retries,
+        )
+        .await?;
+        let parsed: ChatResponse = response
+            .json()
+            .await
+            .map_err(|e| UpstreamError::Malformed(e.without_url().to_string()))?;
+        parsed
+            .choices
+            .into_iter()
+            .next()
+            .and_then(|c| c.message.content)
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| UpstreamError::Malformed("the answer has no message content".into()))
+    }
+}
+
+#[async_trait::async_trait]
+impl Llm for OpenAiChat {
+    fn model(&self) -> String {
+        self.model.clone()
+    }
+
+    fn is_unavailable(&self) -> bool {
+        self.breaker.is_open()
+    }
+
+    async fn answer(&self, request: &AnswerRequest<'_>) -> Result<Answer, UpstreamError> {
+        let text = self.complete(request.messages).await?;
+        Ok(Answer {
+            text,
+            model: self.model.clone(),
+        })
+    }
+
+    async fn complete(&self, messages: &[ChatMessage]) -> Result<String, UpstreamError> {
+        if let Err(retry_after_secs) = self.breaker.admit() {
+            return Err(UpstreamError::CircuitOpen { retry_after_secs });
+        }
+        let outcome = self.call(messages).await;
+        // Client errors (4xx other than 429) are our fault, not the upstream's health.
+        let healthy = match &outcome {
+            Ok(_) => true,
+            Err(UpstreamError::Status { status, .. }) => *status < 500 && *status != 429,
+            Err(_) => false,
+        };
+        self.breaker.record(healthy);
+        outcome
+    }
+}

@@ -1,0 +1,123 @@
+//! The `autbot` binary.
+
+use autbot::cli::{Cli, Command, PluginCommand};
+use autbot::config::{self, Config};
+use autbot::{observability, plugin_tools, serve};
+use clap::Parser;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Plugin(PluginCommand::Inspect { file }) => {
+            println!("{}", autbot::plugins::inspect::inspect(&file)?);
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::New { hook, name, dir }) => {
+            let path = plugin_tools::scaffold(&hook, &name, &dir)?;
+            println!("created {}", path.display());
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Build { dir, out }) => {
+            let out = match out {
+                Some(o) => o,
+                None => load_config(cli.config.as_deref())?.plugins.dir,
+            };
+            for file in plugin_tools::build(&dir, &out)? {
+                println!("built {}", file.display());
+            }
+            Ok(())
+        }
+        Command::CheckConfig => {
+            let config = load_valid_config(cli.config.as_deref())?;
+            let text = toml::to_string_pretty(&config).map_err(|e| e.to_string())?;
+            println!("# configuration is valid; effective values (secrets redacted):\n{text}");
+            Ok(())
+        }
+        Command::Index { data } => {
+            let mut config = load_valid_config(cli.config.as_deref())?;
+            if let Some(d) = data {
+                config.index.data_dir = d;
+            }
+            observability::init(&config.observability);
+            runtime()?.block_on(index(config))
+        }
+        Command::Serve => {
+            let config = load_valid_config(cli.config.as_deref())?;
+            observability::init(&config.observability);
+            runtime()?
+                .block_on(serve::serve(config))
+                .map_err(|e| format!("{e:#}"))
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config, String> {
+    let (path, required) = match path {
+        Some(p) => (p.to_path_buf(), true),
+        None => (PathBuf::from("autbot.toml"), false),
+    };
+    config::load(&path, required).map_err(|problems| report(&problems))
+}
+
+fn load_valid_config(path: Option<&Path>) -> Result<Config, String> {
+    let config = load_config(path)?;
+    let problems = config::validate(&config);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(report(&problems))
+    }
+}
+
+fn report(problems: &[String]) -> String {
+    let mut out = String::from("invalid configuration:");
+    for p in problems {
+        out.push_str("\n  - ");
+        out.push_str(p);
+    }
+    out
+}
+
+async fn index(config: Config) -> Result<(), String> {
+    let embedder = autbot::embeddings::from_config(&config.embeddings)?;
+    let paths = autbot::engine::ingest_paths(&config);
+    let params = autbot::rag::chunk::ChunkParams {
+        size: config.index.chunk_size,
+        overlap: config.index.chunk_overlap,
+    };
+    let (_, report) = autbot::rag::ingest::build(&paths, params, embedder.as_ref(), true).await?;
+    for s in &report.skipped {
+        eprintln!("skipped {}: {}", s.path, s.reason);
+    }
+    println!(
+        "indexed {} documents into {} chunks ({} embedded, {} from cache, {} skipped) in {:.2} s -> {}",
+        report.documents,
+        report.chunks,
+        report.embedded,
+        report.reused,
+        report.skipped.len(),
+        report.seconds,
+        paths.index_dir.display()
+    );
+    Ok(())
+}

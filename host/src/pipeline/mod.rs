@@ -1,0 +1,11 @@
+//! The request pipeline: one module per concern, composed in [`crate::app::router`]
+//! where the order is visible.
+
+pub mod access_log;
+pub mod admin_auth;
+pub mod cors;
+pub mod error_body;
+pub mod json_body;
+pub mod load_shed;
+pub mod request_id;
+pub mod timeout;

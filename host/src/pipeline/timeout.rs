@@ -1,0 +1,20 @@
+//! Per-request deadline (`server.request_timeout_secs`): a request still running at the
+//! deadline is dropped and answered with 504 `timeout`.
+
+use crate::error::Error;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::time::Duration;
+
+/// Middleware; the state is the deadline.
+pub async fn layer(State(deadline): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(deadline, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => Error::Timeout(format!(
+            "the request took longer than {} s",
+            deadline.as_secs_f64()
+        ))
+        .into_response(),
+    }
+}

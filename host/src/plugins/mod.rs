@@ -1,0 +1,32 @@
+//! The WebAssembly plugin system: the hook worlds of `wit/autbot.wit` run as
+//! sandboxed components (wasmtime), each granted only its configured capabilities,
+//! hot-reloaded when their files change.
+//!
+//! | piece | file |
+//! |---|---|
+//! | capability and hook names | `capability.rs` |
+//! | generated bindings | `bindings.rs` |
+//! | per-call store data (the grant) | `host_state.rs` |
+//! | services behind capabilities | `services.rs` |
+//! | engine, epoch ticker, compile cache | `runtime.rs` |
+//! | load + verify one file | `loader.rs` |
+//! | one sandboxed call | `call.rs` |
+//! | slots, chains, reload, status | `registry.rs` |
+//! | file watching | `watcher.rs` |
+//! | security review of a file | `inspect.rs` |
+
+mod bindings;
+mod call;
+mod capability;
+mod host_state;
+pub mod inspect;
+mod loader;
+mod registry;
+mod runtime;
+mod services;
+pub mod watcher;
+
+pub use capability::{Capability, Hook};
+pub use registry::{PluginHost, PluginStatus, ReloadOutcome};
+pub use runtime::MAX_PLUGIN_MEMORY_MB;
+pub use services::HostServices;

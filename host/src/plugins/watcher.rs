@@ -1,0 +1,58 @@
+//! Hot reload: watch the plugins folder (not the files, so that atomic
+//! rename-into-place is seen), debounce bursts of events, and reload the plugins
+//! whose files were touched, off the request path.
+
+use super::PluginHost;
+use notify::{RecursiveMode, Watcher};
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Quiet time after the last event before reloading.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// Keeps the watch alive; dropping it stops watching.
+pub struct PluginWatcher {
+    _watcher: notify::RecommendedWatcher,
+}
+
+/// Starts watching every folder that holds a configured plugin.
+pub fn start(host: Arc<PluginHost>) -> notify::Result<PluginWatcher> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            for path in event.paths {
+                let _ = tx.send(path);
+            }
+        }
+    })?;
+    let dirs: HashSet<PathBuf> = host
+        .slots()
+        .iter()
+        .filter_map(|s| s.path.parent().map(|p| p.to_path_buf()))
+        .collect();
+    for dir in &dirs {
+        watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    }
+    tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut touched: HashSet<PathBuf> = HashSet::from([first]);
+            // Collect the rest of the burst.
+            while let Ok(Some(p)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+                touched.insert(p);
+            }
+            let names: HashSet<_> = touched.iter().filter_map(|p| p.file_name().map(|n| n.to_owned())).collect();
+            let host = host.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                for slot in host.slots() {
+                    if slot.path.file_name().is_some_and(|n| names.contains(n)) {
+                        host.reload(slot);
+                    }
+                }
+            })
+            .await;
+        }
+    });
+    Ok(PluginWatcher { _watcher: watcher })
+}

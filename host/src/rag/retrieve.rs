@@ -1,0 +1,45 @@
+//! Query-time retrieval: embed the question, search the index, return passages.
+
+use super::index::{Index, SearchParams};
+use crate::embeddings::Embedder;
+use crate::upstream::UpstreamError;
+
+/// A retrieved passage, as plugins and answerers see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Passage {
+    /// Chunk id.
+    pub id: String,
+    pub text: String,
+    pub source: String,
+    pub heading: String,
+    /// Retrieval (or ranker) score; higher is better.
+    pub score: f64,
+}
+
+/// The best passages for `question`.
+pub async fn retrieve(
+    index: &Index,
+    embedder: &dyn Embedder,
+    question: &str,
+    params: &SearchParams,
+) -> Result<Vec<Passage>, UpstreamError> {
+    let vector = embedder
+        .embed(&[question.to_string()])
+        .await?
+        .pop()
+        .ok_or_else(|| UpstreamError::Malformed("no query embedding".into()))?;
+    Ok(index
+        .search(&vector, question, params)
+        .into_iter()
+        .filter_map(|hit| {
+            let c = index.chunks.get(hit.chunk)?;
+            Some(Passage {
+                id: c.id.clone(),
+                text: c.text.clone(),
+                source: c.source.clone(),
+                heading: c.heading.clone(),
+                score: hit.score,
+            })
+        })
+        .collect())
+}

@@ -1,0 +1,128 @@
+//! `autbot serve`: build the application state, listen, load the index in the
+//! background, watch plugins, and shut down gracefully on SIGTERM/SIGINT.
+
+use crate::app::{router, AppState, Lifecycle};
+use crate::config::{AdminKeys, Config};
+use crate::engine::{search_params, Engine};
+use crate::plugins::{HostServices, PluginHost};
+use crate::rag::live::LiveIndex;
+use crate::{embeddings, llm};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Builds everything the server needs. Plugins are compiled and verified here: a
+/// plugin that fails its checks refuses the start.
+pub async fn build_state(config: Config) -> Result<AppState, Vec<String>> {
+    let config = Arc::new(config);
+    let admin_keys = AdminKeys::load(
+        &config.security.admin_api_keys,
+        config.security.admin_api_keys_file.as_deref(),
+    )
+    .map_err(|e| vec![e])?;
+    let embedder = embeddings::from_config(&config.embeddings).map_err(|e| vec![e])?;
+    let llm = llm::from_config(&config.llm).map_err(|e| vec![e])?;
+    let index = Arc::new(LiveIndex::default());
+    let services = Arc::new(HostServices {
+        index: index.clone(),
+        embedder: embedder.clone(),
+        llm: llm.clone(),
+        search_params: search_params(&config),
+        runtime: tokio::runtime::Handle::current(),
+    });
+    let plugins_config = config.plugins.clone();
+    let plugins = tokio::task::spawn_blocking(move || PluginHost::new(&plugins_config, services))
+        .await
+        .map_err(|e| vec![format!("plugin loading failed: {e}")])??;
+    let engine = Engine::new(&config, index, embedder, llm, Arc::new(plugins));
+    Ok(AppState {
+        config,
+        admin_keys: Arc::new(admin_keys),
+        engine: Arc::new(engine),
+        lifecycle: Arc::new(Lifecycle::default()),
+    })
+}
+
+/// Runs the server until a shutdown signal, then drains for the grace period.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let addr = format!("{}:{}", config.server.host, config.server.port);
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    let watch = config.plugins.watch;
+    let state = build_state(config).await.map_err(|problems| {
+        for p in &problems {
+            tracing::error!("{p}");
+        }
+        anyhow::anyhow!("cannot start:\n{}", problems.join("\n"))
+    })?;
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("server.host/server.port: cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, version = env!("CARGO_PKG_VERSION"), "listening");
+
+    let engine = state.engine.clone();
+    tokio::spawn(async move {
+        if let Err(e) = engine.load_or_build().await {
+            tracing::error!(error = %e, "the index could not be loaded or built; /ready stays 503");
+        }
+    });
+    let _watcher = if watch {
+        match crate::plugins::watcher::start(state.engine.plugins.clone()) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch plugin files; use POST /admin/plugins/reload");
+                None
+            }
+        }
+    } else {
+        None
+    };
+
+    let lifecycle = state.lifecycle.clone();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown signal received; draining in-flight requests");
+        lifecycle.begin_shutdown();
+        let _ = stop_tx.send(true);
+    });
+    let mut graceful = stop_rx.clone();
+    let mut deadline = stop_rx;
+    let server = axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = graceful.wait_for(|stop| *stop).await;
+    });
+    tokio::select! {
+        result = server => result?,
+        _ = async {
+            let _ = deadline.wait_for(|stop| *stop).await;
+            tokio::time::sleep(grace).await;
+        } => tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing the remaining connections"),
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
