@@ -49,7 +49,9 @@ pub fn router(state: AppState) -> Router {
         .route("/plugins", get(api::admin::plugins))
         .route("/plugins/reload", post(api::admin::reload_plugins))
         .route_layer(from_fn_with_state(state.clone(), admin_auth::layer));
-    let permits = Arc::new(tokio::sync::Semaphore::new(config.server.max_concurrent_requests));
+    let permits = Arc::new(tokio::sync::Semaphore::new(
+        config.server.max_concurrent_requests,
+    ));
     let deadline = Duration::from_secs(config.server.request_timeout_secs);
     let limit = config.server.body_limit_bytes;
     Router::new()

@@ -77,13 +77,19 @@ impl Engine {
         let index = self.index.get().ok_or_else(|| {
             Error::NotReady("the document index is still being built; retry shortly".into())
         })?;
-        let query = self.plugins.preprocess(question.to_string(), request_id).await?;
+        let query = self
+            .plugins
+            .preprocess(question.to_string(), request_id)
+            .await?;
         let candidates = retrieve(&index, self.embedder.as_ref(), &query, &self.params)
             .await
             .map_err(|e| Error::Upstream(format!("embedding the question failed: {e}")))?;
         let mut passages = self.plugins.rank(&query, request_id, candidates).await?;
         passages.truncate(self.params.top_k);
-        let messages = self.plugins.build_prompt(&query, request_id, &passages).await?;
+        let messages = self
+            .plugins
+            .build_prompt(&query, request_id, &passages)
+            .await?;
         let answer = self
             .llm
             .answer(&AnswerRequest {
@@ -137,7 +143,15 @@ impl Engine {
         let result = ingest::build(&self.paths, self.chunking, self.embedder.as_ref(), false).await;
         match result {
             Ok((index, report)) => {
-                tracing::info!(documents = report.documents, chunks = report.chunks, embedded = report.embedded, reused = report.reused, skipped = report.skipped.len(), seconds = report.seconds, "index built");
+                tracing::info!(
+                    documents = report.documents,
+                    chunks = report.chunks,
+                    embedded = report.embedded,
+                    reused = report.reused,
+                    skipped = report.skipped.len(),
+                    seconds = report.seconds,
+                    "index built"
+                );
                 self.index.install(index);
                 self.update_state(|s| {
                     s.building = false;
@@ -190,8 +204,12 @@ pub fn ingest_paths(c: &Config) -> IngestPaths {
 impl From<UpstreamError> for Error {
     fn from(e: UpstreamError) -> Self {
         match e {
-            UpstreamError::Timeout => Error::Timeout("the language model did not answer in time".into()),
-            UpstreamError::CircuitOpen { retry_after_secs } => Error::UpstreamUnavailable { retry_after_secs },
+            UpstreamError::Timeout => {
+                Error::Timeout("the language model did not answer in time".into())
+            }
+            UpstreamError::CircuitOpen { retry_after_secs } => {
+                Error::UpstreamUnavailable { retry_after_secs }
+            }
             other => Error::Upstream(other.to_string()),
         }
     }

@@ -13,8 +13,11 @@ pub fn init(c: &ObservabilityConfig) {
     } else {
         format!("{wanted},hnsw_rs=warn")
     };
-    let filter = EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info,hnsw_rs=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
+    let filter =
+        EnvFilter::try_new(directives).unwrap_or_else(|_| EnvFilter::new("info,hnsw_rs=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout);
     let _ = match c.log_format {
         LogFormat::Json => builder
             .json()

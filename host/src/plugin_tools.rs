@@ -11,7 +11,11 @@ pub fn ensure_target() -> Result<(), String> {
     let installed = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == TARGET))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == TARGET)
+        })
         .unwrap_or(false);
     if installed {
         return Ok(());
@@ -23,7 +27,9 @@ pub fn ensure_target() -> Result<(), String> {
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`rustup target add {TARGET}` failed; see README.md > Troubleshooting"))
+        Err(format!(
+            "`rustup target add {TARGET}` failed; see README.md > Troubleshooting"
+        ))
     }
 }
 
@@ -36,7 +42,14 @@ pub fn build(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, String> {
         return Err(format!("{} has no Cargo.toml", dir.display()));
     }
     let output = Command::new("cargo")
-        .args(["build", "--release", "--target", TARGET, "--message-format=json-render-diagnostics", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            TARGET,
+            "--message-format=json-render-diagnostics",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .stderr(std::process::Stdio::inherit())
         .output()
@@ -47,12 +60,22 @@ pub fn build(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut built = Vec::new();
     for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
         if msg["reason"] != "compiler-artifact" {
             continue;
         }
-        let name = msg["target"]["name"].as_str().unwrap_or_default().replace('_', "-");
-        for file in msg["filenames"].as_array().into_iter().flatten().filter_map(|f| f.as_str()) {
+        let name = msg["target"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .replace('_', "-");
+        for file in msg["filenames"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str())
+        {
             if file.ends_with(".wasm") {
                 let dest = out.join(format!("{name}.wasm"));
                 std::fs::copy(file, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
@@ -61,7 +84,10 @@ pub fn build(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, String> {
         }
     }
     if built.is_empty() {
-        return Err(format!("{} produced no .wasm (is it a cdylib?)", dir.display()));
+        return Err(format!(
+            "{} produced no .wasm (is it a cdylib?)",
+            dir.display()
+        ));
     }
     Ok(built)
 }
@@ -72,9 +98,17 @@ pub fn scaffold(hook: &str, name: &str, parent: &Path) -> Result<PathBuf, String
         "preprocessor" => ("preprocessor", "export_preprocessor", PREPROCESSOR),
         "ranker" => ("ranker", "export_ranker", RANKER),
         "prompt-builder" => ("prompt_builder", "export_prompt_builder", PROMPT_BUILDER),
-        other => return Err(format!("unknown hook `{other}`: use preprocessor, ranker or prompt-builder")),
+        other => {
+            return Err(format!(
+                "unknown hook `{other}`: use preprocessor, ranker or prompt-builder"
+            ))
+        }
     };
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(format!("`{name}` is not a valid crate name"));
     }
     let dir = parent.join(name);
@@ -88,9 +122,7 @@ pub fn scaffold(hook: &str, name: &str, parent: &Path) -> Result<PathBuf, String
         "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n[dependencies]\nautbot-sdk = {{ path = \"{}\" }}\n\n[profile.release]\nopt-level = \"s\"\nlto = true\nstrip = true\ncodegen-units = 1\npanic = \"abort\"\n\n[workspace]\n",
         sdk.display()
     );
-    let lib = body
-        .replace("{module}", module)
-        .replace("{export}", export);
+    let lib = body.replace("{module}", module).replace("{export}", export);
     std::fs::write(dir.join("Cargo.toml"), cargo).map_err(|e| e.to_string())?;
     std::fs::write(dir.join("src/lib.rs"), lib).map_err(|e| e.to_string())?;
     Ok(dir)

@@ -1,1 +1,14 @@
-//! End-to-end tests (filled in next commit).
+//! End-to-end tests: the real `autbot` binary on loopback ports, real compiled
+//! WebAssembly plugins (build them with scripts/build-plugins.sh), and a fake
+//! OpenAI-compatible server for the language model and embeddings.
+
+mod support;
+
+mod api;
+mod config;
+mod hot_reload;
+mod ingest;
+mod lifecycle;
+mod openai;
+mod plugins;
+mod quality;

@@ -22,13 +22,21 @@ pub struct ReindexStarted {
     responses((status = 202, body = ReindexStarted), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn reindex(State(state): State<AppState>) -> (StatusCode, Json<ReindexStarted>) {
     if state.engine.is_building() {
-        return (StatusCode::ACCEPTED, Json(ReindexStarted { status: "already_running" }));
+        return (
+            StatusCode::ACCEPTED,
+            Json(ReindexStarted {
+                status: "already_running",
+            }),
+        );
     }
     let engine = state.engine.clone();
     tokio::spawn(async move {
         let _ = engine.reindex().await;
     });
-    (StatusCode::ACCEPTED, Json(ReindexStarted { status: "started" }))
+    (
+        StatusCode::ACCEPTED,
+        Json(ReindexStarted { status: "started" }),
+    )
 }
 
 /// Every plugin: hook, version (sha256), capabilities, limits, counters.
@@ -41,7 +49,9 @@ pub async fn plugins(State(state): State<AppState>) -> Json<Vec<PluginStatus>> {
 /// Reloads every plugin whose file changed (same checks as hot reload).
 #[utoipa::path(post, path = "/admin/plugins/reload", security(("api_key" = [])),
     responses((status = 200, body = [ReloadOutcome]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn reload_plugins(State(state): State<AppState>) -> Result<Json<Vec<ReloadOutcome>>, Error> {
+pub async fn reload_plugins(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<ReloadOutcome>>, Error> {
     let host = state.engine.plugins.clone();
     tokio::task::spawn_blocking(move || host.reload_all())
         .await

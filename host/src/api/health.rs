@@ -53,13 +53,22 @@ pub async fn ready(
         Check {
             name: "shutdown",
             ok: !state.lifecycle.is_shutting_down(),
-            detail: if state.lifecycle.is_shutting_down() { "shutting down".into() } else { "serving".into() },
+            detail: if state.lifecycle.is_shutting_down() {
+                "shutting down".into()
+            } else {
+                "serving".into()
+            },
         },
         Check {
             name: "index",
             ok: index.is_some(),
             detail: match (&index, &index_state.last_error, index_state.building) {
-                (Some(i), _, _) => format!("{} chunks from {} documents (version {})", i.chunks.len(), i.documents(), i.manifest.version),
+                (Some(i), _, _) => format!(
+                    "{} chunks from {} documents (version {})",
+                    i.chunks.len(),
+                    i.documents(),
+                    i.manifest.version
+                ),
                 (None, _, true) => "building".into(),
                 (None, Some(e), _) => format!("build failed: {e}"),
                 (None, None, false) => "not loaded".into(),
@@ -77,7 +86,11 @@ pub async fn ready(
     checks.push(Check {
         name: "llm",
         ok: !llm_down,
-        detail: if llm_down { format!("{llm_model}: circuit open after repeated failures") } else { llm_model },
+        detail: if llm_down {
+            format!("{llm_model}: circuit open after repeated failures")
+        } else {
+            llm_model
+        },
     });
     let ok = checks.iter().all(|c| c.ok);
     let failed: Vec<&str> = checks.iter().filter(|c| !c.ok).map(|c| c.name).collect();
@@ -88,6 +101,10 @@ pub async fn ready(
         checks,
         request_id,
     };
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }

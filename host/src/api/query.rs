@@ -84,7 +84,10 @@ pub async fn query(
 
 /// Zero-width and byte-order-mark characters, stripped silently.
 fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}')
+    matches!(
+        c,
+        '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+    )
 }
 
 /// Validates and normalises the question: invisible characters stripped, trimmed,
@@ -93,12 +96,21 @@ pub fn clean_query(raw: &str, max_chars: usize) -> Result<String, Error> {
     let text: String = raw.chars().filter(|c| !is_invisible(*c)).collect();
     let text = text.trim();
     if text.is_empty() {
-        return Err(Error::unprocessable("empty_query", "the query is empty; ask a question"));
+        return Err(Error::unprocessable(
+            "empty_query",
+            "the query is empty; ask a question",
+        ));
     }
-    if let Some(c) = text.chars().find(|c| c.is_control() && *c != '\n' && *c != '\t' && *c != '\r') {
+    if let Some(c) = text
+        .chars()
+        .find(|c| c.is_control() && *c != '\n' && *c != '\t' && *c != '\r')
+    {
         return Err(Error::unprocessable(
             "invalid_characters",
-            format!("the query contains a control character (U+{:04X}); remove it", c as u32),
+            format!(
+                "the query contains a control character (U+{:04X}); remove it",
+                c as u32
+            ),
         ));
     }
     let n = text.chars().count();
@@ -117,10 +129,22 @@ mod tests {
 
     #[test]
     fn cleaning_rules() {
-        assert_eq!(clean_query("  hi\u{200B} there \n", 100).unwrap(), "hi there");
-        assert_eq!(clean_query("\u{FEFF}\u{200B} ", 100).unwrap_err().code(), "empty_query");
-        assert_eq!(clean_query("a\u{0007}b", 100).unwrap_err().code(), "invalid_characters");
-        assert_eq!(clean_query(&"é".repeat(11), 10).unwrap_err().code(), "query_too_long");
+        assert_eq!(
+            clean_query("  hi\u{200B} there \n", 100).unwrap(),
+            "hi there"
+        );
+        assert_eq!(
+            clean_query("\u{FEFF}\u{200B} ", 100).unwrap_err().code(),
+            "empty_query"
+        );
+        assert_eq!(
+            clean_query("a\u{0007}b", 100).unwrap_err().code(),
+            "invalid_characters"
+        );
+        assert_eq!(
+            clean_query(&"é".repeat(11), 10).unwrap_err().code(),
+            "query_too_long"
+        );
         assert!(clean_query("line one\nline two\tend", 100).is_ok());
     }
 }

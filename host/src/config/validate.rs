@@ -14,7 +14,10 @@ pub fn validate(c: &Config) -> Vec<String> {
         p.push(format!("server.host: `{}` is not an IP address", s.host));
     }
     for (key, value) in [
-        ("server.request_timeout_secs", s.request_timeout_secs as usize),
+        (
+            "server.request_timeout_secs",
+            s.request_timeout_secs as usize,
+        ),
         ("server.body_limit_bytes", s.body_limit_bytes),
         ("server.shutdown_grace_secs", s.shutdown_grace_secs as usize),
         ("server.max_concurrent_requests", s.max_concurrent_requests),
@@ -54,13 +57,24 @@ pub fn validate(c: &Config) -> Vec<String> {
     }
 
     if c.llm.provider == LlmProvider::Openai && c.llm.api_key.is_none() {
-        p.push("llm.api_key: provider \"openai\" needs the OPENAI_API_KEY environment variable".into());
+        p.push(
+            "llm.api_key: provider \"openai\" needs the OPENAI_API_KEY environment variable".into(),
+        );
     }
     if c.embeddings.provider == EmbeddingsProvider::Openai && c.embeddings.api_key.is_none() {
-        p.push("embeddings.api_key: provider \"openai\" needs the OPENAI_API_KEY environment variable".into());
+        p.push(
+            "embeddings.api_key: provider \"openai\" needs the OPENAI_API_KEY environment variable"
+                .into(),
+        );
     }
-    for (key, url) in [("llm.base_url", &c.llm.base_url), ("embeddings.base_url", &c.embeddings.base_url)] {
-        if reqwest::Url::parse(url).map(|u| !matches!(u.scheme(), "http" | "https")).unwrap_or(true) {
+    for (key, url) in [
+        ("llm.base_url", &c.llm.base_url),
+        ("embeddings.base_url", &c.embeddings.base_url),
+    ] {
+        if reqwest::Url::parse(url)
+            .map(|u| !matches!(u.scheme(), "http" | "https"))
+            .unwrap_or(true)
+        {
             p.push(format!("{key}: `{url}` is not an http(s) URL"));
         }
     }
@@ -69,7 +83,10 @@ pub fn validate(c: &Config) -> Vec<String> {
     }
     let e = &c.embeddings;
     if !(8..=8192).contains(&e.dimensions) {
-        p.push(format!("embeddings.dimensions: {} is out of range (8-8192)", e.dimensions));
+        p.push(format!(
+            "embeddings.dimensions: {} is out of range (8-8192)",
+            e.dimensions
+        ));
     }
     if e.batch_size == 0 || e.concurrency == 0 {
         p.push("embeddings.batch_size and embeddings.concurrency: must be greater than 0".into());
@@ -77,7 +94,10 @@ pub fn validate(c: &Config) -> Vec<String> {
 
     let i = &c.index;
     if i.chunk_size < 50 {
-        p.push(format!("index.chunk_size: {} is too small (at least 50 characters)", i.chunk_size));
+        p.push(format!(
+            "index.chunk_size: {} is too small (at least 50 characters)",
+            i.chunk_size
+        ));
     }
     if i.chunk_overlap >= i.chunk_size {
         p.push(format!(
@@ -89,7 +109,9 @@ pub fn validate(c: &Config) -> Vec<String> {
         p.push(format!("index.top_k: {} is out of range (1-50)", i.top_k));
     }
     if i.vector_weight < 0.0 || i.bm25_weight < 0.0 || i.vector_weight + i.bm25_weight <= 0.0 {
-        p.push("index.vector_weight / index.bm25_weight: must be non-negative and not both 0".into());
+        p.push(
+            "index.vector_weight / index.bm25_weight: must be non-negative and not both 0".into(),
+        );
     }
 
     let mut names = HashSet::new();
@@ -111,7 +133,9 @@ pub fn validate(c: &Config) -> Vec<String> {
             ));
         }
         if entry.deadline_ms == 0 || entry.memory_mb == 0 || entry.max_output_bytes == 0 {
-            p.push(format!("{key}: deadline_ms, memory_mb and max_output_bytes must be greater than 0"));
+            p.push(format!(
+                "{key}: deadline_ms, memory_mb and max_output_bytes must be greater than 0"
+            ));
         }
     }
     let builders = c

@@ -91,7 +91,9 @@ impl OpenAiEmbedder {
             out[item.index] = v;
         }
         if out.iter().any(Vec::is_empty) {
-            return Err(UpstreamError::Malformed("missing embeddings in the answer".into()));
+            return Err(UpstreamError::Malformed(
+                "missing embeddings in the answer".into(),
+            ));
         }
         Ok(out)
     }

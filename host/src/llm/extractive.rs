@@ -21,7 +21,10 @@ impl Extractive {
         let wanted: HashSet<String> = terms(question).into_iter().collect();
         let mut scored: Vec<(f64, usize, String, &str)> = Vec::new();
         for (rank, p) in passages.iter().enumerate() {
-            let sentences = p.text.split("\n\n").flat_map(|para| para.unicode_sentences());
+            let sentences = p
+                .text
+                .split("\n\n")
+                .flat_map(|para| para.unicode_sentences());
             for sentence in sentences {
                 let sentence = sentence.split_whitespace().collect::<Vec<_>>().join(" ");
                 if sentence.chars().count() < 12 || !is_prose(&sentence) {
@@ -62,7 +65,14 @@ impl Extractive {
 
 /// Mostly words: leaves out code, JSON and table rows, which make poor quotes.
 fn is_prose(sentence: &str) -> bool {
-    let total = sentence.chars().filter(|c| !c.is_whitespace()).count().max(1);
+    if sentence.contains(['{', '}']) || sentence.contains("\":") {
+        return false;
+    }
+    let total = sentence
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .count()
+        .max(1);
     let letters = sentence.chars().filter(|c| c.is_alphabetic()).count();
     letters * 100 / total >= 75
 }

@@ -10,7 +10,11 @@ use axum::response::{IntoResponse, Response};
 
 /// Middleware for the admin router.
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match check(&state.admin_keys, &state.config.security.api_key_header, &req) {
+    match check(
+        &state.admin_keys,
+        &state.config.security.api_key_header,
+        &req,
+    ) {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     }

@@ -46,8 +46,11 @@ fn is_local(origin: &HeaderValue) -> bool {
     ["http://localhost", "http://127.0.0.1", "http://[::1]"]
         .iter()
         .any(|base| {
-            origin
-                .strip_prefix(base)
-                .is_some_and(|rest| rest.is_empty() || rest.strip_prefix(':').is_some_and(|p| p.chars().all(|c| c.is_ascii_digit())))
+            origin.strip_prefix(base).is_some_and(|rest| {
+                rest.is_empty()
+                    || rest
+                        .strip_prefix(':')
+                        .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+            })
         })
 }

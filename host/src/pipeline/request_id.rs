@@ -35,7 +35,8 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
         .and_then(sanitize)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let value = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("invalid"));
-    req.headers_mut().insert(X_REQUEST_ID.clone(), value.clone());
+    req.headers_mut()
+        .insert(X_REQUEST_ID.clone(), value.clone());
     req.extensions_mut().insert(RequestId(id));
     let mut response = next.run(req).await;
     response.headers_mut().insert(X_REQUEST_ID.clone(), value);

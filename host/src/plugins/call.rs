@@ -57,7 +57,11 @@ pub fn with_store<R>(
     );
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limits);
-    let ticks = ctx.entry.deadline_ms.div_ceil(EPOCH_TICK.as_millis() as u64) + 1;
+    let ticks = ctx
+        .entry
+        .deadline_ms
+        .div_ceil(EPOCH_TICK.as_millis() as u64)
+        + 1;
     store.set_epoch_deadline(ticks);
     let outcome = f(&mut store, loaded);
     let stderr = store.data().stderr.contents();
@@ -72,7 +76,9 @@ fn classify(e: wasmtime::Error, entry: &PluginEntry) -> CallError {
     let detail = format!("{e:?}");
     let err = if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
         CallError::Deadline(entry.deadline_ms)
-    } else if detail.contains("growing memory") || detail.contains("memory") && detail.contains("limit") {
+    } else if detail.contains("growing memory")
+        || detail.contains("memory") && detail.contains("limit")
+    {
         CallError::Memory(entry.memory_mb)
     } else if e.downcast_ref::<Trap>().is_some() {
         CallError::Trap

@@ -10,9 +10,14 @@ use wasmtime::{Config, Engine};
 /// A human-readable report on the component at `path`.
 pub fn inspect(path: &Path) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let engine = Engine::new(Config::new().wasm_component_model(true)).map_err(|e| e.to_string())?;
-    let component = Component::new(&engine, &bytes)
-        .map_err(|e| format!("{} is not a valid WebAssembly component: {e:#}", path.display()))?;
+    let engine =
+        Engine::new(Config::new().wasm_component_model(true)).map_err(|e| e.to_string())?;
+    let component = Component::new(&engine, &bytes).map_err(|e| {
+        format!(
+            "{} is not a valid WebAssembly component: {e:#}",
+            path.display()
+        )
+    })?;
     let ty = component.component_type();
     let mut capabilities = Vec::new();
     let mut other = Vec::new();

@@ -2,8 +2,8 @@
 //! world check, and an optional self-test call. Nothing here touches the serving
 //! version; the registry swaps in what this returns.
 
-use super::bindings::{prompt_builder, ranker};
 use super::bindings::{config, embed, llm, log, preprocessor, search, types};
+use super::bindings::{prompt_builder, ranker};
 use super::host_state::HostState;
 use super::runtime::Runtime;
 use super::Capability;
@@ -43,9 +43,12 @@ pub fn load(runtime: &Runtime, entry: &PluginEntry, path: &Path) -> Result<Loade
             ));
         }
     }
-    let component = runtime
-        .compile(&bytes)
-        .map_err(|e| format!("{} is not a valid WebAssembly component: {e:#}", path.display()))?;
+    let component = runtime.compile(&bytes).map_err(|e| {
+        format!(
+            "{} is not a valid WebAssembly component: {e:#}",
+            path.display()
+        )
+    })?;
     let engine = &runtime.engine;
     let mut imports = Vec::new();
     for (name, _) in component.component_type().imports(engine) {
@@ -62,7 +65,12 @@ pub fn load(runtime: &Runtime, entry: &PluginEntry, path: &Path) -> Result<Loade
                     entry.name
                 ))
             }
-            None => return Err(format!("plugin `{}` imports `{name}`, which the host does not provide", entry.name)),
+            None => {
+                return Err(format!(
+                    "plugin `{}` imports `{name}`, which the host does not provide",
+                    entry.name
+                ))
+            }
         }
     }
     let linker = linker_for(runtime, &entry.capabilities).map_err(|e| format!("{e:#}"))?;
@@ -76,9 +84,13 @@ pub fn load(runtime: &Runtime, entry: &PluginEntry, path: &Path) -> Result<Loade
         )
     };
     let pre = match entry.hook {
-        Hook::Preprocessor => HookPre::Preprocessor(preprocessor::PreprocessorPre::new(pre).map_err(world)?),
+        Hook::Preprocessor => {
+            HookPre::Preprocessor(preprocessor::PreprocessorPre::new(pre).map_err(world)?)
+        }
         Hook::Ranker => HookPre::Ranker(ranker::RankerPre::new(pre).map_err(world)?),
-        Hook::PromptBuilder => HookPre::PromptBuilder(prompt_builder::PromptBuilderPre::new(pre).map_err(world)?),
+        Hook::PromptBuilder => {
+            HookPre::PromptBuilder(prompt_builder::PromptBuilderPre::new(pre).map_err(world)?)
+        }
     };
     Ok(LoadedPlugin {
         sha256,
@@ -96,11 +108,21 @@ fn linker_for(runtime: &Runtime, granted: &[Capability]) -> wasmtime::Result<Lin
     types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
     for cap in granted {
         match cap {
-            Capability::Log => log::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?,
-            Capability::Config => config::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?,
-            Capability::Search => search::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?,
-            Capability::Embed => embed::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?,
-            Capability::Llm => llm::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?,
+            Capability::Log => {
+                log::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
+            }
+            Capability::Config => {
+                config::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
+            }
+            Capability::Search => {
+                search::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
+            }
+            Capability::Embed => {
+                embed::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
+            }
+            Capability::Llm => {
+                llm::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
+            }
         }
     }
     Ok(linker)

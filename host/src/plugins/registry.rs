@@ -78,13 +78,18 @@ pub struct PluginHost {
 impl PluginHost {
     /// Loads every configured plugin; any failure refuses the start (one line each).
     pub fn new(config: &PluginsConfig, services: Arc<HostServices>) -> Result<Self, Vec<String>> {
-        let runtime = Runtime::new(config.cache_dir.clone())
-            .map_err(|e| vec![format!("plugins: cannot start the WebAssembly engine: {e:#}")])?;
+        let runtime = Runtime::new(config.cache_dir.clone()).map_err(|e| {
+            vec![format!(
+                "plugins: cannot start the WebAssembly engine: {e:#}"
+            )]
+        })?;
         let mut slots = Vec::new();
         let mut problems = Vec::new();
         for entry in &config.chain {
             let path = resolve(&config.dir, &entry.path);
-            match loader::load(&runtime, entry, &path).and_then(|l| self_test(&runtime, entry, &services, l)) {
+            match loader::load(&runtime, entry, &path)
+                .and_then(|l| self_test(&runtime, entry, &services, l))
+            {
                 Ok(loaded) => slots.push(Arc::new(PluginSlot {
                     name: Arc::from(entry.name.as_str()),
                     config: Arc::new(plugin_config(&entry.config)),
@@ -143,13 +148,20 @@ impl PluginHost {
         for slot in self.chain(Hook::Preprocessor) {
             let input = query.clone();
             let outcome = self
-                .call(slot, request_id, move |store, loaded| match &loaded.pre {
-                    HookPre::Preprocessor(pre) => pre.instantiate(&mut *store)?.call_preprocess(&mut *store, &input),
-                    _ => Err(wasmtime::Error::msg("wrong hook")),
-                }, |r| match r {
-                    Ok(q) => q.text.len(),
-                    Err(rej) => rej.reason.len() + rej.code.len(),
-                })
+                .call(
+                    slot,
+                    request_id,
+                    move |store, loaded| match &loaded.pre {
+                        HookPre::Preprocessor(pre) => pre
+                            .instantiate(&mut *store)?
+                            .call_preprocess(&mut *store, &input),
+                        _ => Err(wasmtime::Error::msg("wrong hook")),
+                    },
+                    |r| match r {
+                        Ok(q) => q.text.len(),
+                        Err(rej) => rej.reason.len() + rej.code.len(),
+                    },
+                )
                 .await;
             match self.settle(slot, outcome)? {
                 None => {}
@@ -163,7 +175,10 @@ impl PluginHost {
                     query.text = q.text;
                 }
                 Some(Err(rejection)) => {
-                    return Err(Error::unprocessable(rejection_code(&rejection.code), rejection.reason))
+                    return Err(Error::unprocessable(
+                        rejection_code(&rejection.code),
+                        rejection.reason,
+                    ))
                 }
             }
         }
@@ -171,7 +186,12 @@ impl PluginHost {
     }
 
     /// Runs the ranker chain over the retrieved passages.
-    pub async fn rank(&self, text: &str, request_id: &str, mut passages: Vec<Passage>) -> Result<Vec<Passage>, Error> {
+    pub async fn rank(
+        &self,
+        text: &str,
+        request_id: &str,
+        mut passages: Vec<Passage>,
+    ) -> Result<Vec<Passage>, Error> {
         for slot in self.chain(Hook::Ranker) {
             let query = types::Query {
                 text: text.to_string(),
@@ -179,15 +199,25 @@ impl PluginHost {
             };
             let candidates: Vec<types::Passage> = passages.iter().map(to_wit).collect();
             let outcome = self
-                .call(slot, request_id, move |store, loaded| match &loaded.pre {
-                    HookPre::Ranker(pre) => pre.instantiate(&mut *store)?.call_rank(&mut *store, &query, &candidates),
-                    _ => Err(wasmtime::Error::msg("wrong hook")),
-                }, |r| r.iter().map(|x| x.id.len() + 8).sum())
+                .call(
+                    slot,
+                    request_id,
+                    move |store, loaded| match &loaded.pre {
+                        HookPre::Ranker(pre) => pre.instantiate(&mut *store)?.call_rank(
+                            &mut *store,
+                            &query,
+                            &candidates,
+                        ),
+                        _ => Err(wasmtime::Error::msg("wrong hook")),
+                    },
+                    |r| r.iter().map(|x| x.id.len() + 8).sum(),
+                )
                 .await;
             let Some(ranked) = self.settle(slot, outcome)? else {
                 continue;
             };
-            let by_id: HashMap<&str, &Passage> = passages.iter().map(|p| (p.id.as_str(), p)).collect();
+            let by_id: HashMap<&str, &Passage> =
+                passages.iter().map(|p| (p.id.as_str(), p)).collect();
             let mut next = Vec::with_capacity(ranked.len());
             let mut seen = std::collections::HashSet::new();
             for r in ranked {
@@ -195,10 +225,14 @@ impl PluginHost {
                     return self.contract(slot, format!("ranked an unknown passage id `{}`", r.id));
                 };
                 if !r.score.is_finite() {
-                    return self.contract(slot, "returned a score that is not a finite number".into());
+                    return self
+                        .contract(slot, "returned a score that is not a finite number".into());
                 }
                 if seen.insert(r.id.clone()) {
-                    next.push(Passage { score: r.score, ..(*p).clone() });
+                    next.push(Passage {
+                        score: r.score,
+                        ..(*p).clone()
+                    });
                 }
             }
             passages = next;
@@ -207,7 +241,12 @@ impl PluginHost {
     }
 
     /// Runs the prompt-builder.
-    pub async fn build_prompt(&self, text: &str, request_id: &str, passages: &[Passage]) -> Result<Vec<ChatMessage>, Error> {
+    pub async fn build_prompt(
+        &self,
+        text: &str,
+        request_id: &str,
+        passages: &[Passage],
+    ) -> Result<Vec<ChatMessage>, Error> {
         let Some(slot) = self.chain(Hook::PromptBuilder).next() else {
             return Err(Error::Internal("no prompt-builder plugin is loaded".into()));
         };
@@ -217,10 +256,18 @@ impl PluginHost {
         };
         let wit: Vec<types::Passage> = passages.iter().map(to_wit).collect();
         let outcome = self
-            .call(slot, request_id, move |store, loaded| match &loaded.pre {
-                HookPre::PromptBuilder(pre) => pre.instantiate(&mut *store)?.call_build_prompt(&mut *store, &query, &wit),
-                _ => Err(wasmtime::Error::msg("wrong hook")),
-            }, |r| r.iter().map(|m| m.content.len()).sum())
+            .call(
+                slot,
+                request_id,
+                move |store, loaded| match &loaded.pre {
+                    HookPre::PromptBuilder(pre) => {
+                        pre.instantiate(&mut *store)?
+                            .call_build_prompt(&mut *store, &query, &wit)
+                    }
+                    _ => Err(wasmtime::Error::msg("wrong hook")),
+                },
+                |r| r.iter().map(|m| m.content.len()).sum(),
+            )
             .await;
         // A skipped prompt-builder has nothing to fall back to: that is a failure too.
         let messages = match outcome {
@@ -238,7 +285,12 @@ impl PluginHost {
         &self,
         slot: &Arc<PluginSlot>,
         request_id: &str,
-        f: impl FnOnce(&mut wasmtime::Store<super::host_state::HostState>, &LoadedPlugin) -> wasmtime::Result<R> + Send + 'static,
+        f: impl FnOnce(
+                &mut wasmtime::Store<super::host_state::HostState>,
+                &LoadedPlugin,
+            ) -> wasmtime::Result<R>
+            + Send
+            + 'static,
         size: impl FnOnce(&R) -> usize + Send + 'static,
     ) -> Result<R, CallError> {
         slot.calls.fetch_add(1, Ordering::Relaxed);
@@ -268,7 +320,11 @@ impl PluginHost {
     }
 
     /// Applies the plugin's `on_error` policy: `Ok(None)` means "skipped".
-    fn settle<R>(&self, slot: &PluginSlot, outcome: Result<R, CallError>) -> Result<Option<R>, Error> {
+    fn settle<R>(
+        &self,
+        slot: &PluginSlot,
+        outcome: Result<R, CallError>,
+    ) -> Result<Option<R>, Error> {
         match outcome {
             Ok(r) => Ok(Some(r)),
             Err(e) if slot.entry.on_error == OnPluginError::Skip => {
@@ -375,7 +431,11 @@ impl PluginHost {
                     failures: s.failures.load(Ordering::Relaxed),
                     reloads: s.reloads.load(Ordering::Relaxed),
                     reload_failures: s.reload_failures.load(Ordering::Relaxed),
-                    last_error: s.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+                    last_error: s
+                        .last_error
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone(),
                 }
             })
             .collect()
@@ -409,7 +469,9 @@ fn plugin_config(table: &toml::Table) -> HashMap<String, String> {
 fn rejection_code(code: &str) -> String {
     let ok = !code.is_empty()
         && code.len() <= 64
-        && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if ok {
         code.to_string()
     } else {
@@ -428,7 +490,12 @@ fn to_wit(p: &Passage) -> types::Passage {
 }
 
 /// The optional self-test: one call with a sample input must not fail.
-fn self_test(runtime: &Runtime, entry: &PluginEntry, services: &Arc<HostServices>, loaded: LoadedPlugin) -> Result<LoadedPlugin, String> {
+fn self_test(
+    runtime: &Runtime,
+    entry: &PluginEntry,
+    services: &Arc<HostServices>,
+    loaded: LoadedPlugin,
+) -> Result<LoadedPlugin, String> {
     if !entry.self_test {
         return Ok(loaded);
     }
@@ -453,9 +520,18 @@ fn self_test(runtime: &Runtime, entry: &PluginEntry, services: &Arc<HostServices
         score: 1.0,
     };
     let result = with_store(&runtime.engine, &ctx, &loaded, |store, l| match &l.pre {
-        HookPre::Preprocessor(pre) => pre.instantiate(&mut *store)?.call_preprocess(&mut *store, &query).map(|_| ()),
-        HookPre::Ranker(pre) => pre.instantiate(&mut *store)?.call_rank(&mut *store, &query, std::slice::from_ref(&passage)).map(|_| ()),
-        HookPre::PromptBuilder(pre) => pre.instantiate(&mut *store)?.call_build_prompt(&mut *store, &query, std::slice::from_ref(&passage)).map(|_| ()),
+        HookPre::Preprocessor(pre) => pre
+            .instantiate(&mut *store)?
+            .call_preprocess(&mut *store, &query)
+            .map(|_| ()),
+        HookPre::Ranker(pre) => pre
+            .instantiate(&mut *store)?
+            .call_rank(&mut *store, &query, std::slice::from_ref(&passage))
+            .map(|_| ()),
+        HookPre::PromptBuilder(pre) => pre
+            .instantiate(&mut *store)?
+            .call_build_prompt(&mut *store, &query, std::slice::from_ref(&passage))
+            .map(|_| ()),
     });
     result
         .map(|()| loaded)

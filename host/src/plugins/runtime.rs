@@ -60,7 +60,9 @@ impl Runtime {
             return Component::new(&self.engine, bytes);
         };
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
         let key = format!(
             "{}-{:016x}.cwasm",
             hex::encode(Sha256::digest(bytes)),
@@ -73,7 +75,9 @@ impl Runtime {
             // (the compatibility hash is in the name), and are renamed into place whole.
             match unsafe { Component::deserialize_file(&self.engine, &path) } {
                 Ok(component) => return Ok(component),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "ignoring a bad plugin cache entry"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "ignoring a bad plugin cache entry")
+                }
             }
         }
         let component = Component::new(&self.engine, bytes)?;

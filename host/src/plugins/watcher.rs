@@ -21,7 +21,9 @@ pub struct PluginWatcher {
 pub fn start(host: Arc<PluginHost>) -> notify::Result<PluginWatcher> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event {
+        // Reading a file (as the reload itself does) raises access events: ignore them,
+        // or every reload would trigger the next.
+        if let Some(event) = event.ok().filter(|e| !e.kind.is_access()) {
             for path in event.paths {
                 let _ = tx.send(path);
             }
@@ -42,7 +44,10 @@ pub fn start(host: Arc<PluginHost>) -> notify::Result<PluginWatcher> {
             while let Ok(Some(p)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
                 touched.insert(p);
             }
-            let names: HashSet<_> = touched.iter().filter_map(|p| p.file_name().map(|n| n.to_owned())).collect();
+            let names: HashSet<_> = touched
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| n.to_owned()))
+                .collect();
             let host = host.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 for slot in host.slots() {

@@ -170,7 +170,10 @@ mod tests {
         for (s, e) in &spans {
             let chunk = &text[*s..*e];
             assert!(chunk.chars().count() <= 40, "{chunk:?}");
-            assert!(chunk.trim_end().ends_with('.'), "{chunk:?} cut inside a sentence");
+            assert!(
+                chunk.trim_end().ends_with('.'),
+                "{chunk:?} cut inside a sentence"
+            );
         }
         // Without overlap the chunks tile the text.
         for w in spans.windows(2) {
@@ -180,7 +183,8 @@ mod tests {
 
     #[test]
     fn overlap_repeats_trailing_sentences() {
-        let text = "Alpha beta gamma. Delta epsilon zeta. Eta theta iota. Kappa lambda mu. Nu xi omicron.";
+        let text =
+            "Alpha beta gamma. Delta epsilon zeta. Eta theta iota. Kappa lambda mu. Nu xi omicron.";
         let spans = chunk_spans(text, params(40, 20));
         assert!(spans.len() >= 3);
         for w in spans.windows(2) {

@@ -90,7 +90,11 @@ fn markdown(src: &str) -> Vec<Section> {
     let flush = |stack: &[(usize, String)], text: &mut String, sections: &mut Vec<Section>| {
         if !text.trim().is_empty() {
             sections.push(Section {
-                heading: stack.iter().map(|(_, h)| h.as_str()).collect::<Vec<_>>().join(" > "),
+                heading: stack
+                    .iter()
+                    .map(|(_, h)| h.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" > "),
                 page: None,
                 text: std::mem::take(text),
             });
@@ -132,8 +136,21 @@ const HTML_SKIP: &[&str] = &[
     "iframe", "button", "select",
 ];
 const HTML_BLOCK: &[&str] = &[
-    "p", "div", "li", "br", "tr", "section", "article", "main", "pre", "blockquote", "table",
-    "ul", "ol", "dd", "dt",
+    "p",
+    "div",
+    "li",
+    "br",
+    "tr",
+    "section",
+    "article",
+    "main",
+    "pre",
+    "blockquote",
+    "table",
+    "ul",
+    "ol",
+    "dd",
+    "dt",
 ];
 
 /// HTML: the text of `<main>` or `<article>` (else `<body>`), boilerplate removed,
@@ -174,7 +191,10 @@ impl HtmlWalker {
                         self.flush();
                         let title = collect_text(child);
                         self.stack.retain(|(l, _)| *l < level);
-                        self.stack.push((level, title.split_whitespace().collect::<Vec<_>>().join(" ")));
+                        self.stack.push((
+                            level,
+                            title.split_whitespace().collect::<Vec<_>>().join(" "),
+                        ));
                         continue;
                     }
                     self.walk(child);

@@ -18,7 +18,13 @@ impl EmbedCache {
     pub fn open(dir: &Path, model_id: &str, dims: usize) -> std::io::Result<Self> {
         let safe: String = model_id
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let path = dir.join(format!("embeddings-{safe}.bin"));
         let mut vectors = HashMap::new();
@@ -36,7 +42,11 @@ impl EmbedCache {
                 vectors.insert(key, v);
             }
         }
-        Ok(Self { path, dims, vectors })
+        Ok(Self {
+            path,
+            dims,
+            vectors,
+        })
     }
 
     /// The cached vector for a content hash (hex), if any.

@@ -120,7 +120,8 @@ impl Index {
             e.1 = Some(*sim);
         }
         for (rank, (id, _)) in lexical.iter().enumerate() {
-            fused.entry(*id as usize).or_default().0 += p.bm25_weight / (p.rrf_k + rank as f64 + 1.0);
+            fused.entry(*id as usize).or_default().0 +=
+                p.bm25_weight / (p.rrf_k + rank as f64 + 1.0);
         }
         let best_possible = (p.vector_weight + p.bm25_weight) / (p.rrf_k + 1.0);
         let mut hits: Vec<Hit> = fused

@@ -50,9 +50,10 @@ pub async fn build(
 ) -> Result<(Index, IngestReport), String> {
     let started = Instant::now();
     let data_dir = paths.data_dir.clone();
-    let (chunks, documents, skipped) = tokio::task::spawn_blocking(move || read_all(&data_dir, params))
-        .await
-        .map_err(|e| format!("ingestion task failed: {e}"))??;
+    let (chunks, documents, skipped) =
+        tokio::task::spawn_blocking(move || read_all(&data_dir, params))
+            .await
+            .map_err(|e| format!("ingestion task failed: {e}"))??;
     for s in &skipped {
         tracing::warn!(path = %s.path, reason = %s.reason, "skipped file");
     }
@@ -88,7 +89,12 @@ pub async fn build(
     }
     let vectors: Vec<Vec<f32>> = chunks
         .iter()
-        .map(|c| cache.get(&c.hash).cloned().ok_or("a vector is missing from the cache"))
+        .map(|c| {
+            cache
+                .get(&c.hash)
+                .cloned()
+                .ok_or("a vector is missing from the cache")
+        })
         .collect::<Result<_, _>>()?;
     drop(cache);
 
@@ -130,14 +136,21 @@ pub async fn build(
 }
 
 /// Loads and chunks every file under `data_dir` (sorted, hidden files ignored).
-fn read_all(data_dir: &Path, params: ChunkParams) -> Result<(Vec<Chunk>, usize, Vec<Skipped>), String> {
+fn read_all(
+    data_dir: &Path,
+    params: ChunkParams,
+) -> Result<(Vec<Chunk>, usize, Vec<Skipped>), String> {
     if !data_dir.is_dir() {
-        return Err(format!("the data folder {} does not exist", data_dir.display()));
+        return Err(format!(
+            "the data folder {} does not exist",
+            data_dir.display()
+        ));
     }
     let mut chunks = Vec::new();
     let mut skipped = Vec::new();
     let mut documents = 0;
     let walker = walkdir::WalkDir::new(data_dir)
+        .follow_links(true)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
@@ -145,8 +158,14 @@ fn read_all(data_dir: &Path, params: ChunkParams) -> Result<(Vec<Chunk>, usize, 
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                let path = e.path().map(|p| p.display().to_string()).unwrap_or_default();
-                skipped.push(Skipped { path, reason: format!("unreadable: {e}") });
+                let path = e
+                    .path()
+                    .map(|p| p.strip_prefix(data_dir).unwrap_or(p).display().to_string())
+                    .unwrap_or_default();
+                skipped.push(Skipped {
+                    path,
+                    reason: format!("unreadable: {e}"),
+                });
                 continue;
             }
         };
@@ -182,7 +201,10 @@ fn read_all(data_dir: &Path, params: ChunkParams) -> Result<(Vec<Chunk>, usize, 
                 documents += 1;
                 chunks.extend(chunk_document(&doc, params));
             }
-            Err(reason) => skipped.push(Skipped { path: source, reason }),
+            Err(reason) => skipped.push(Skipped {
+                path: source,
+                reason,
+            }),
         }
     }
     Ok((chunks, documents, skipped))
@@ -201,8 +223,10 @@ fn progress_bar(wanted: bool, len: usize) -> Option<indicatif::ProgressBar> {
     (wanted && len > 0 && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(len as u64);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("embedding {bar:40} {pos}/{len} chunks ({eta})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "embedding {bar:40} {pos}/{len} chunks ({eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar
     })

@@ -8,7 +8,12 @@ use std::io::{BufRead, BufWriter, Read, Write};
 use std::path::Path;
 
 /// Writes the index files into `dir`, replacing what was there.
-pub fn save(dir: &Path, manifest: &Manifest, chunks: &[Chunk], vectors: &[Vec<f32>]) -> std::io::Result<()> {
+pub fn save(
+    dir: &Path,
+    manifest: &Manifest,
+    chunks: &[Chunk],
+    vectors: &[Vec<f32>],
+) -> std::io::Result<()> {
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("index");
@@ -32,7 +37,10 @@ pub fn save(dir: &Path, manifest: &Manifest, chunks: &[Chunk], vectors: &[Vec<f3
     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
 
     // The manifest last: its presence marks a complete index.
-    std::fs::write(tmp.join("manifest.json"), serde_json::to_vec_pretty(manifest)?)?;
+    std::fs::write(
+        tmp.join("manifest.json"),
+        serde_json::to_vec_pretty(manifest)?,
+    )?;
 
     let old = parent.join(format!(".{name}.old-{}", std::process::id()));
     if dir.exists() {
@@ -61,7 +69,8 @@ pub fn load(dir: &Path, manifest: Manifest) -> Result<Index, String> {
     let mut chunks = Vec::with_capacity(manifest.chunks);
     for line in std::io::BufReader::new(file).lines() {
         let line = line.map_err(io)?;
-        chunks.push(serde_json::from_str::<Chunk>(&line).map_err(|e| format!("chunks.jsonl: {e}"))?);
+        chunks
+            .push(serde_json::from_str::<Chunk>(&line).map_err(|e| format!("chunks.jsonl: {e}"))?);
     }
     let mut bytes = Vec::new();
     std::fs::File::open(dir.join("vectors.f32"))

@@ -3,10 +3,10 @@
 /// Words too common to carry meaning in English questions.
 const STOPWORDS: &[&str] = &[
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "do", "does", "for", "from",
-    "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "so",
-    "that", "the", "their", "then", "there", "these", "this", "to", "was", "what", "when",
-    "where", "which", "who", "why", "will", "with", "you", "your", "we", "our", "should",
-    "would", "could", "about", "i'm", "im", "does", "did", "has", "have", "had", "been",
+    "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "of", "on", "or", "so", "that",
+    "the", "their", "then", "there", "these", "this", "to", "was", "what", "when", "where",
+    "which", "who", "why", "will", "with", "you", "your", "we", "our", "should", "would", "could",
+    "about", "i'm", "im", "does", "did", "has", "have", "had", "been",
 ];
 
 /// Lower-cased alphanumeric words, stop words removed, lightly stemmed.

@@ -1,0 +1,203 @@
+//! A fake OpenAI-compatible server on loopback: `/v1/chat/completions` and
+//! `/v1/embeddings`, recording every request, with scripted failures and delays.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One recorded request.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: &'static str,
+    pub authorization: Option<String>,
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct Inner {
+    requests: Vec<Recorded>,
+    /// Statuses to answer with before answering normally (e.g. 429, 500).
+    script: VecDeque<u16>,
+    /// Every call fails with this status while set.
+    always_fail: Option<u16>,
+    delay: Duration,
+    reply: Option<String>,
+}
+
+/// Handle to the running fake.
+#[derive(Clone)]
+pub struct FakeOpenAi {
+    pub addr: SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl FakeOpenAi {
+    /// Starts the fake on a free loopback port.
+    pub async fn start() -> Self {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Router::new()
+            .route("/v1/chat/completions", post(chat))
+            .route("/v1/embeddings", post(embeddings))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, inner }
+    }
+
+    /// `http://127.0.0.1:PORT/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Answers with these statuses first, then normally.
+    pub fn script(&self, statuses: &[u16]) {
+        self.inner
+            .lock()
+            .unwrap()
+            .script
+            .extend(statuses.iter().copied());
+    }
+
+    /// Fails every call with `status` (None: stop failing).
+    pub fn always_fail(&self, status: Option<u16>) {
+        self.inner.lock().unwrap().always_fail = status;
+    }
+
+    /// Delays every answer.
+    pub fn delay(&self, d: Duration) {
+        self.inner.lock().unwrap().delay = d;
+    }
+
+    /// The chat answer text (default: `system=<first message content>`).
+    pub fn reply(&self, text: &str) {
+        self.inner.lock().unwrap().reply = Some(text.to_string());
+    }
+
+    /// Requests received on `path` ("chat" or "embeddings").
+    pub fn requests(&self, path: &str) -> Vec<Recorded> {
+        self.inner
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
+    }
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+/// Records the request; returns an error response if one is scripted, and the delay.
+fn prologue(
+    inner: &Shared,
+    path: &'static str,
+    headers: &HeaderMap,
+    body: &Value,
+) -> (Option<Response>, Duration) {
+    let mut g = inner.lock().unwrap();
+    g.requests.push(Recorded {
+        path,
+        authorization: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        body: body.clone(),
+    });
+    let status = g.script.pop_front().or(g.always_fail);
+    let err = status.map(|s| {
+        let code = StatusCode::from_u16(s).unwrap();
+        let mut r = (
+            code,
+            Json(json!({"error": {"message": format!("scripted {s}"), "type": "test"}})),
+        )
+            .into_response();
+        if s == 429 {
+            r.headers_mut().insert("retry-after", "0".parse().unwrap());
+        }
+        r
+    });
+    (err, g.delay)
+}
+
+async fn chat(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let (err, delay) = prologue(&inner, "chat", &headers, &body);
+    tokio::time::sleep(delay).await;
+    if let Some(r) = err {
+        return r;
+    }
+    // By default the answer names the system prompt, so tests can see which
+    // prompt-builder version produced the prompt.
+    let reply = inner.lock().unwrap().reply.clone().unwrap_or_else(|| {
+        let system = body["messages"][0]["content"].as_str().unwrap_or_default();
+        format!("system={system}")
+    });
+    Json(json!({
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "model": body["model"],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    }))
+    .into_response()
+}
+
+async fn embeddings(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let (err, delay) = prologue(&inner, "embeddings", &headers, &body);
+    tokio::time::sleep(delay).await;
+    if let Some(r) = err {
+        return r;
+    }
+    let dims = body["dimensions"].as_u64().unwrap_or(16) as usize;
+    let inputs: Vec<String> = body["input"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|v| v.as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, text)| json!({"object": "embedding", "index": i, "embedding": pseudo_embedding(text, dims)}))
+        .collect();
+    Json(json!({"object": "list", "data": data, "model": body["model"]})).into_response()
+}
+
+/// A deterministic bag-of-words vector, so similar texts get similar vectors.
+fn pseudo_embedding(text: &str, dims: usize) -> Vec<f32> {
+    let mut v = vec![0f32; dims];
+    for word in text
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let h = word.bytes().fold(1469598103934665603u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(1099511628211)
+        });
+        v[(h % dims as u64) as usize] += 1.0;
+    }
+    v[0] += 0.01;
+    v
+}
