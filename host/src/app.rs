@@ -3,7 +3,11 @@
 use crate::api;
 use crate::config::{AdminKeys, Config};
 use crate::engine::Engine;
-use crate::pipeline::{access_log, admin_auth, cors, error_body, load_shed, request_id, timeout};
+use crate::pipeline::rate_limit::RateLimitLayer;
+use crate::pipeline::{
+    access_log, admin_auth, cors, error_body, load_shed, rate_limit, request_id, timeout,
+};
+use crate::redis_store::RedisStore;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
@@ -11,6 +15,7 @@ use axum::Router;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tower::util::option_layer;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 
@@ -21,6 +26,10 @@ pub struct AppState {
     pub admin_keys: Arc<AdminKeys>,
     pub engine: Arc<Engine>,
     pub lifecycle: Arc<Lifecycle>,
+    /// The shared store, when a backend uses Redis.
+    pub redis: Option<Arc<RedisStore>>,
+    /// Per-client rate limiting (none when `rate_limit.enabled = false`).
+    pub rate_limit: Option<RateLimitLayer>,
 }
 
 /// Process lifecycle flags.
@@ -54,6 +63,10 @@ pub fn router(state: AppState) -> Router {
     ));
     let deadline = Duration::from_secs(config.server.request_timeout_secs);
     let limit = config.server.body_limit_bytes;
+    let rate_limiting = state
+        .rate_limit
+        .clone()
+        .map(|rl| from_fn_with_state(rl, rate_limit::layer));
     Router::new()
         .route("/api/query", post(api::query::query))
         .route("/api/version", get(api::version::version))
@@ -63,13 +76,14 @@ pub fn router(state: AppState) -> Router {
         .nest("/admin", admin)
         .fallback(api::not_found)
         .with_state(state)
-        // Outermost first: id → log → CORS → JSON errors → shed → deadline → body limit.
+        // Outermost first: id → log → CORS → JSON errors → rate limit → shed → deadline → body limit.
         .layer(
             ServiceBuilder::new()
                 .layer(from_fn(request_id::layer))
                 .layer(from_fn(access_log::layer))
                 .layer(cors::layer(&config.security))
                 .layer(from_fn(error_body::layer))
+                .layer(option_layer(rate_limiting))
                 .layer(from_fn_with_state(permits, load_shed::layer))
                 .layer(from_fn_with_state(deadline, timeout::layer))
                 .layer(RequestBodyLimitLayer::new(limit))

@@ -2,7 +2,8 @@
 //! rank (plugins) → build the prompt (plugin) → answer (LLM provider). Also owns the
 //! index lifecycle: load at start-up, build when missing, background re-index.
 
-use crate::config::Config;
+use crate::cache::{CacheStatus, ResponseCache, SingleFlight};
+use crate::config::{Config, LlmProvider};
 use crate::embeddings::Embedder;
 use crate::error::Error;
 use crate::llm::{AnswerRequest, Llm};
@@ -13,15 +14,26 @@ use crate::rag::ingest::{self, IngestPaths, IngestReport};
 use crate::rag::live::LiveIndex;
 use crate::rag::retrieve::{retrieve, Passage};
 use crate::rag::store;
+use crate::rate_limit::{Policy, RateLimiter};
 use crate::upstream::UpstreamError;
 use std::sync::{Arc, Mutex};
 
 /// A finished answer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Outcome {
     pub response: String,
     pub passages: Vec<Passage>,
     pub model: String,
+}
+
+/// The engine's collaborators.
+pub struct EngineParts {
+    pub index: Arc<LiveIndex>,
+    pub embedder: Arc<dyn Embedder>,
+    pub llm: Arc<dyn Llm>,
+    pub plugins: Arc<PluginHost>,
+    pub cache: ResponseCache,
+    pub limiter: Arc<RateLimiter>,
 }
 
 /// Where the index stands, for readiness and admin.
@@ -44,18 +56,41 @@ pub struct Engine {
     rebuild_on_mismatch: bool,
     state: Mutex<IndexState>,
     build_lock: tokio::sync::Mutex<()>,
+    cache: ResponseCache,
+    flights: SingleFlight<Result<Arc<Outcome>, Error>>,
+    limiter: Arc<RateLimiter>,
+    /// The global LLM budget, when one is configured and a real model answers.
+    llm_budget: Option<Policy>,
 }
 
 impl Engine {
     /// Assembles the engine from its parts.
-    pub fn new(
-        config: &Config,
-        index: Arc<LiveIndex>,
-        embedder: Arc<dyn Embedder>,
-        llm: Arc<dyn Llm>,
-        plugins: Arc<PluginHost>,
-    ) -> Self {
+    pub fn new(config: &Config, parts: EngineParts) -> Self {
+        let EngineParts {
+            index,
+            embedder,
+            llm,
+            plugins,
+            cache,
+            limiter,
+        } = parts;
+        let per_minute = config.rate_limit.llm_calls_per_minute;
+        let llm_budget =
+            (per_minute > 0 && config.llm.provider != LlmProvider::Extractive).then(|| {
+                Policy::new(
+                    "llm",
+                    crate::config::LimitPolicy {
+                        requests: per_minute,
+                        window_secs: 60,
+                        burst: None,
+                    },
+                )
+            });
         Self {
+            cache,
+            flights: SingleFlight::default(),
+            limiter,
+            llm_budget,
             index,
             embedder,
             llm,
@@ -72,8 +107,14 @@ impl Engine {
         }
     }
 
-    /// Answers one question.
-    pub async fn answer(&self, question: &str, request_id: &str) -> Result<Outcome, Error> {
+    /// Answers one question: from the cache when possible (unless `bypass_cache`),
+    /// coalescing concurrent identical questions into one computation.
+    pub async fn answer(
+        &self,
+        question: &str,
+        request_id: &str,
+        bypass_cache: bool,
+    ) -> Result<(Arc<Outcome>, CacheStatus), Error> {
         let index = self.index.get().ok_or_else(|| {
             Error::NotReady("the document index is still being built; retry shortly".into())
         })?;
@@ -81,19 +122,58 @@ impl Engine {
             .plugins
             .preprocess(question.to_string(), request_id)
             .await?;
-        let candidates = retrieve(&index, self.embedder.as_ref(), &query, &self.params)
+        if bypass_cache || !self.cache.enabled() {
+            let outcome = self.compute(&index, &query, request_id).await?;
+            return Ok((Arc::new(outcome), CacheStatus::Bypass));
+        }
+        let key = ResponseCache::key(
+            &query,
+            &index.manifest.version,
+            &self.llm.model(),
+            &self.plugins.versions(),
+        );
+        if let Some(hit) = self.cache.get(&key).await {
+            return Ok((hit, CacheStatus::Hit));
+        }
+        let (result, _led) = self
+            .flights
+            .run(&key, || async {
+                let outcome = Arc::new(self.compute(&index, &query, request_id).await?);
+                self.cache.put(&key, outcome.clone()).await;
+                Ok(outcome)
+            })
+            .await;
+        result.map(|o| (o, CacheStatus::Miss))
+    }
+
+    /// Retrieval, ranking, prompt and answer for a preprocessed question.
+    async fn compute(
+        &self,
+        index: &crate::rag::index::Index,
+        query: &str,
+        request_id: &str,
+    ) -> Result<Outcome, Error> {
+        let candidates = retrieve(index, self.embedder.as_ref(), query, &self.params)
             .await
             .map_err(|e| Error::Upstream(format!("embedding the question failed: {e}")))?;
-        let mut passages = self.plugins.rank(&query, request_id, candidates).await?;
+        let mut passages = self.plugins.rank(query, request_id, candidates).await?;
         passages.truncate(self.params.top_k);
         let messages = self
             .plugins
-            .build_prompt(&query, request_id, &passages)
+            .build_prompt(query, request_id, &passages)
             .await?;
+        if let Some(budget) = &self.llm_budget {
+            let d = self.limiter.check(budget, "global").await?;
+            if !d.allowed {
+                return Err(Error::RateLimited {
+                    retry_after_secs: d.retry_after_secs,
+                });
+            }
+        }
         let answer = self
             .llm
             .answer(&AnswerRequest {
-                question: &query,
+                question: query,
                 passages: &passages,
                 messages: &messages,
             })

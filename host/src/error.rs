@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 /// Every way a request can fail.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The request is malformed (bad JSON, bad field). 400.
     #[error("{message}")]
@@ -32,6 +32,9 @@ pub enum Error {
     /// The request is well-formed but its content is refused. 422.
     #[error("{message}")]
     Unprocessable { code: String, message: String },
+    /// Too many requests from this client. 429.
+    #[error("too many requests; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// The language model failed or answered nonsense. 502.
     #[error("the language model failed: {0}")]
     Upstream(String),
@@ -83,6 +86,7 @@ impl Error {
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             Error::UpstreamUnavailable { .. } | Error::NotReady(_) | Error::Overloaded => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -103,6 +107,7 @@ impl Error {
             Error::PayloadTooLarge => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::Unprocessable { code, .. } => code,
+            Error::RateLimited { .. } => "rate_limited",
             Error::Upstream(_) => "upstream_error",
             Error::UpstreamUnavailable { .. } => "upstream_unavailable",
             Error::NotReady(_) => "not_ready",
@@ -116,7 +121,8 @@ impl Error {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            Error::UpstreamUnavailable { retry_after_secs } => Some(*retry_after_secs),
+            Error::UpstreamUnavailable { retry_after_secs }
+            | Error::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             Error::Overloaded | Error::NotReady(_) => Some(1),
             _ => None,
         }

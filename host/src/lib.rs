@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod app;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod embeddings;
@@ -17,5 +18,7 @@ pub mod pipeline;
 pub mod plugin_tools;
 pub mod plugins;
 pub mod rag;
+pub mod rate_limit;
+pub mod redis_store;
 pub mod serve;
 pub mod upstream;

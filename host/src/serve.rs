@@ -2,10 +2,16 @@
 //! background, watch plugins, and shut down gracefully on SIGTERM/SIGINT.
 
 use crate::app::{router, AppState, Lifecycle};
+use crate::cache::ResponseCache;
 use crate::config::{AdminKeys, Config};
-use crate::engine::{search_params, Engine};
+use crate::config::{CacheBackend, SharedBackend};
+use crate::engine::{search_params, Engine, EngineParts};
+use crate::pipeline::rate_limit::RateLimitLayer;
 use crate::plugins::{HostServices, PluginHost};
 use crate::rag::live::LiveIndex;
+use crate::rate_limit::client_ip::parse_net;
+use crate::rate_limit::{Policy, RateLimiter};
+use crate::redis_store::RedisStore;
 use crate::{embeddings, llm};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,12 +40,45 @@ pub async fn build_state(config: Config) -> Result<AppState, Vec<String>> {
     let plugins = tokio::task::spawn_blocking(move || PluginHost::new(&plugins_config, services))
         .await
         .map_err(|e| vec![format!("plugin loading failed: {e}")])??;
-    let engine = Engine::new(&config, index, embedder, llm, Arc::new(plugins));
+    let redis_used = config.rate_limit.backend == SharedBackend::Redis
+        || config.cache.backend == CacheBackend::Redis;
+    let redis = if redis_used {
+        Some(RedisStore::start(&config.redis).map_err(|e| vec![e])?)
+    } else {
+        None
+    };
+    let limiter = RateLimiter::new(&config.rate_limit, redis.clone());
+    let engine = Engine::new(
+        &config,
+        EngineParts {
+            index,
+            embedder,
+            llm,
+            plugins: Arc::new(plugins),
+            cache: ResponseCache::new(&config.cache, redis.clone()),
+            limiter: limiter.clone(),
+        },
+    );
+    let rate_limit = config.rate_limit.enabled.then(|| RateLimitLayer {
+        limiter,
+        client: Policy::new("ip", config.rate_limit.client_policy()),
+        admin: Policy::new("admin", config.rate_limit.admin),
+        trusted: Arc::new(
+            config
+                .rate_limit
+                .trusted_proxies
+                .iter()
+                .filter_map(|p| parse_net(p))
+                .collect(),
+        ),
+    });
     Ok(AppState {
         config,
         admin_keys: Arc::new(admin_keys),
         engine: Arc::new(engine),
         lifecycle: Arc::new(Lifecycle::default()),
+        redis,
+        rate_limit,
     })
 }
 

@@ -12,3 +12,5 @@ mod lifecycle;
 mod openai;
 mod plugins;
 mod quality;
+mod rate_limit;
+mod response_cache;

@@ -92,10 +92,33 @@ pub async fn ready(
             llm_model
         },
     });
+    let mut degraded = false;
+    if let Some(redis) = &state.redis {
+        let healthy = redis.is_healthy();
+        let fail_open =
+            state.config.rate_limit.on_redis_error == crate::config::OnRedisError::FailOpen;
+        degraded = !healthy && fail_open;
+        checks.push(Check {
+            name: "redis",
+            ok: healthy || fail_open,
+            detail: match (healthy, redis.last_error()) {
+                (true, _) => "connected".into(),
+                (false, e) if fail_open => format!(
+                    "degraded: {}; serving with in-process rate limits and no shared cache",
+                    e.unwrap_or_default()
+                ),
+                (false, e) => format!("unreachable: {}", e.unwrap_or_default()),
+            },
+        });
+    }
     let ok = checks.iter().all(|c| c.ok);
     let failed: Vec<&str> = checks.iter().filter(|c| !c.ok).map(|c| c.name).collect();
     let body = Readiness {
-        status: if ok { "ready" } else { "not_ready" },
+        status: match (ok, degraded) {
+            (false, _) => "not_ready",
+            (true, true) => "degraded",
+            (true, false) => "ready",
+        },
         error: (!ok).then(|| format!("not ready: {}", failed.join(", "))),
         code: (!ok).then_some("not_ready"),
         checks,

@@ -5,8 +5,10 @@ use crate::error::{Error, ErrorBody};
 use crate::pipeline::json_body::JsonBody;
 use crate::pipeline::request_id::RequestId;
 use axum::extract::State;
+use axum::http::{header, HeaderMap};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 /// The question.
@@ -45,7 +47,7 @@ pub struct QueryResponse {
     path = "/api/query",
     request_body = QueryRequest,
     responses(
-        (status = 200, description = "The answer", body = QueryResponse),
+        (status = 200, description = "The answer; `X-Cache: hit|miss|bypass` tells whether it came from the cache", body = QueryResponse),
         (status = 400, description = "Malformed JSON, missing field or wrong type", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Not application/json", body = ErrorBody),
@@ -60,12 +62,19 @@ pub struct QueryResponse {
 pub async fn query(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<QueryRequest>,
-) -> Result<Json<QueryResponse>, Error> {
+) -> Result<([(&'static str, &'static str); 1], Json<QueryResponse>), Error> {
     let question = clean_query(&body.query, state.config.server.max_query_chars)?;
     tracing::debug!(query = %question.chars().take(100).collect::<String>(), "query");
-    let outcome = state.engine.answer(&question, &request_id).await?;
-    Ok(Json(QueryResponse {
+    let bypass = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("no-cache") || v.contains("no-store"));
+    let (outcome, cache) = state.engine.answer(&question, &request_id, bypass).await?;
+    let outcome = Arc::unwrap_or_clone(outcome);
+    let body = QueryResponse {
         response: outcome.response,
         sources: outcome
             .passages
@@ -79,7 +88,8 @@ pub async fn query(
         context: outcome.passages.into_iter().map(|p| p.text).collect(),
         model: outcome.model,
         request_id,
-    }))
+    };
+    Ok(([("x-cache", cache.header())], Json(body)))
 }
 
 /// Zero-width and byte-order-mark characters, stripped silently.

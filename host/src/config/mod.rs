@@ -24,9 +24,9 @@ pub struct Config {
     pub embeddings: EmbeddingsConfig,
     pub index: IndexConfig,
     pub plugins: PluginsConfig,
-    pub rate_limit: toml::Table,
-    pub cache: toml::Table,
-    pub redis: toml::Table,
+    pub rate_limit: RateLimitConfig,
+    pub cache: CacheConfig,
+    pub redis: RedisConfig,
     pub observability: ObservabilityConfig,
 }
 
@@ -316,6 +316,142 @@ fn default_memory_mb() -> u64 {
 
 fn default_max_output_bytes() -> usize {
     256 * 1024
+}
+
+/// Where rate-limit counters live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SharedBackend {
+    /// In this process only.
+    #[default]
+    Memory,
+    /// Shared by every replica through `[redis]`.
+    Redis,
+}
+
+/// What to do when Redis cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OnRedisError {
+    /// Fall back to the in-process limiter (with a warning) and keep serving.
+    #[default]
+    FailOpen,
+    /// Refuse with 503 until Redis is back.
+    FailClosed,
+}
+
+/// One rate-limit policy: `requests` per `window_secs`, up to `burst` at once.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LimitPolicy {
+    pub requests: u32,
+    pub window_secs: u64,
+    /// Requests allowed at once (default: `requests`).
+    #[serde(default)]
+    pub burst: Option<u32>,
+}
+
+/// `[rate_limit]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    pub backend: SharedBackend,
+    /// Per client IP (or per client key) on `/api/*`.
+    pub requests: u32,
+    pub window_secs: u64,
+    pub burst: Option<u32>,
+    /// Per client IP on `/admin/*`.
+    pub admin: LimitPolicy,
+    /// Calls to the language model per minute, all clients together (0: no limit).
+    pub llm_calls_per_minute: u32,
+    pub on_redis_error: OnRedisError,
+    /// Peers (IPs or CIDRs) whose `X-Forwarded-For` / `Forwarded` headers are believed.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            backend: SharedBackend::Memory,
+            requests: 60,
+            window_secs: 60,
+            burst: None,
+            admin: LimitPolicy {
+                requests: 10,
+                window_secs: 60,
+                burst: None,
+            },
+            llm_calls_per_minute: 0,
+            on_redis_error: OnRedisError::FailOpen,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl RateLimitConfig {
+    /// The per-client policy of `/api/*`.
+    pub fn client_policy(&self) -> LimitPolicy {
+        LimitPolicy {
+            requests: self.requests,
+            window_secs: self.window_secs,
+            burst: self.burst,
+        }
+    }
+}
+
+/// Where cached answers live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheBackend {
+    Off,
+    #[default]
+    Memory,
+    Redis,
+}
+
+/// `[cache]`: the exact-match answer cache.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    pub backend: CacheBackend,
+    pub ttl_secs: u64,
+    pub max_entries: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            backend: CacheBackend::Memory,
+            ttl_secs: 600,
+            max_entries: 10_000,
+        }
+    }
+}
+
+/// `[redis]`: the shared store for several replicas.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://host:port/db` (secret when it carries a password).
+    #[serde(serialize_with = "secrets::redact_url")]
+    pub url: String,
+    pub connect_timeout_ms: u64,
+    pub command_timeout_ms: u64,
+    /// Prefix of every key AutBot writes.
+    pub key_prefix: String,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: "redis://127.0.0.1:6379".into(),
+            connect_timeout_ms: 300,
+            command_timeout_ms: 200,
+            key_prefix: "autbot:".into(),
+        }
+    }
 }
 
 /// Output format of the logs.

@@ -21,6 +21,17 @@ pub(super) fn redact_option<S: Serializer>(
     s.serialize_str(if v.is_some() { REDACTED } else { "(not set)" })
 }
 
+/// Serialises a URL with any password replaced by `[redacted]`.
+pub(super) fn redact_url<S: Serializer>(v: &str, s: S) -> Result<S::Ok, S::Error> {
+    match reqwest::Url::parse(v) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some(REDACTED));
+            s.serialize_str(u.as_str())
+        }
+        _ => s.serialize_str(v),
+    }
+}
+
 /// The SHA-256 digest of one admin API key. Only digests are kept in memory.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKeyHash([u8; 32]);

@@ -114,6 +114,35 @@ pub fn validate(c: &Config) -> Vec<String> {
         );
     }
 
+    let r = &c.rate_limit;
+    for (key, policy) in [
+        ("rate_limit", r.client_policy()),
+        ("rate_limit.admin", r.admin),
+    ] {
+        if policy.requests == 0 || policy.window_secs == 0 || policy.burst == Some(0) {
+            p.push(format!(
+                "{key}: requests, window_secs and burst must be greater than 0"
+            ));
+        }
+    }
+    for proxy in &r.trusted_proxies {
+        if crate::rate_limit::client_ip::parse_net(proxy).is_none() {
+            p.push(format!(
+                "rate_limit.trusted_proxies: `{proxy}` is not an IP address or CIDR"
+            ));
+        }
+    }
+    let redis_used =
+        r.backend == super::SharedBackend::Redis || c.cache.backend == super::CacheBackend::Redis;
+    if redis_used && redis::Client::open(c.redis.url.as_str()).is_err() {
+        p.push("redis.url: not a valid redis:// URL".into());
+    }
+    if c.cache.backend != super::CacheBackend::Off
+        && (c.cache.ttl_secs == 0 || c.cache.max_entries == 0)
+    {
+        p.push("cache.ttl_secs and cache.max_entries: must be greater than 0 (or cache.backend = \"off\")".into());
+    }
+
     let mut names = HashSet::new();
     for (n, entry) in c.plugins.chain.iter().enumerate() {
         let key = format!("plugins.chain[{n}] ({})", entry.name);

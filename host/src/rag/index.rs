@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 /// Layout version of the persisted index; bump when the files change shape.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Graph parameters (max neighbours per node, construction breadth).
-const MAX_NB_CONNECTION: usize = 24;
-const EF_CONSTRUCTION: usize = 200;
+/// Graph parameters: max neighbours per node, construction breadth, layers.
+pub const MAX_NB_CONNECTION: usize = 24;
+pub const EF_CONSTRUCTION: usize = 200;
 const MAX_LAYER: usize = 16;
 
 /// What an index was built from; stored next to it.

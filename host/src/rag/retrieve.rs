@@ -5,7 +5,7 @@ use crate::embeddings::Embedder;
 use crate::upstream::UpstreamError;
 
 /// A retrieved passage, as plugins and answerers see it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Passage {
     /// Chunk id.
     pub id: String,

@@ -2,6 +2,7 @@
 //! OpenAI-compatible HTTP server (our test code) standing in for the LLM.
 
 pub mod fake_openai;
+pub mod redis;
 pub mod server;
 
 use std::path::PathBuf;

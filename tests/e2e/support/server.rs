@@ -107,6 +107,8 @@ impl ServerBuilder {
                     .to_string(),
             )
             .env("AUTBOT_OBSERVABILITY__LOG_LEVEL", "info")
+            // Rate limiting is tested on its own; other tests send many requests.
+            .env("AUTBOT_RATE_LIMIT__ENABLED", "false")
             .current_dir(self.dir.path())
             .arg("--config")
             .arg(&config_path)

@@ -1,0 +1,124 @@
+//! Load test of `POST /api/query` through the real router on a loopback port.
+//!
+//! `cargo bench --bench http_load` reports, for N concurrent keep-alive clients:
+//! 1. the embedded defaults (local embedder, extractive answers, default plugins):
+//!    requests/s and p50/p99 latency;
+//! 2. the OpenAI path against a fake LLM with a fixed delay: p50/p99 of
+//!    (measured latency − delay), i.e. what the pipeline adds around the LLM call.
+//!
+//! Client, server and fake share this machine's cores; numbers are conservative.
+
+// The tests' fake OpenAI server; this benchmark uses only part of it.
+#[allow(dead_code)]
+#[path = "../../tests/e2e/support/fake_openai.rs"]
+mod fake_openai;
+
+use autbot::config::Config;
+use std::time::{Duration, Instant};
+
+const CLIENTS: usize = 8;
+const SECONDS: u64 = 5;
+const LLM_DELAY: Duration = Duration::from_millis(20);
+
+fn repo() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn config(work: &std::path::Path) -> Config {
+    let text = std::fs::read_to_string(repo().join("autbot.toml")).expect("autbot.toml");
+    let mut c: Config = toml::from_str(&text).expect("config");
+    c.index.data_dir = repo().join("data");
+    c.index.dir = work.join("index");
+    c.index.cache_dir = work.join("cache");
+    c.plugins.dir = repo().join("plugins/dist");
+    c.plugins.cache_dir = Some(work.join("plugin-cache"));
+    c.server.max_concurrent_requests = 1024;
+    c
+}
+
+async fn start(c: Config) -> String {
+    let state = autbot::serve::build_state(c).await.expect("state");
+    state.engine.load_or_build().await.expect("index");
+    let app = autbot::app::router(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/api/query")
+}
+
+async fn run(url: &str, questions: &[&str]) -> (f64, Vec<Duration>) {
+    let deadline = Instant::now() + Duration::from_secs(SECONDS);
+    let mut tasks = Vec::new();
+    for n in 0..CLIENTS {
+        let url = url.to_string();
+        let qs: Vec<String> = questions.iter().map(|s| s.to_string()).collect();
+        tasks.push(tokio::spawn(async move {
+            let c = reqwest::Client::new();
+            let mut lat = Vec::new();
+            let mut i = n;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let r = c
+                    .post(&url)
+                    .json(&serde_json::json!({"query": qs[i % qs.len()]}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                let _ = r.bytes().await.unwrap();
+                lat.push(t.elapsed());
+                i += 1;
+            }
+            lat
+        }));
+    }
+    let started = Instant::now();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let rps = all.len() as f64 / started.elapsed().as_secs_f64();
+    all.sort();
+    (rps, all)
+}
+
+fn pct(v: &[Duration], p: f64) -> Duration {
+    v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let questions = [
+        "How do I change the port the server listens on?",
+        "How are plugins sandboxed?",
+        "What happens when Redis is down?",
+        "How do I rotate admin keys?",
+        "What is reciprocal rank fusion?",
+    ];
+    let work = tempfile::tempdir().unwrap();
+    let url = start(config(work.path())).await;
+    let (rps, lat) = run(&url, &questions).await;
+    println!(
+        "embedded defaults: {CLIENTS} clients, {SECONDS} s: {rps:.0} req/s, p50 {:?}, p99 {:?} ({} requests)",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        lat.len()
+    );
+
+    let fake = fake_openai::FakeOpenAi::start().await;
+    fake.delay(LLM_DELAY);
+    fake.reply("ok");
+    let work = tempfile::tempdir().unwrap();
+    let mut c = config(work.path());
+    c.llm.provider = autbot::config::LlmProvider::Openai;
+    c.llm.base_url = fake.base_url();
+    c.llm.api_key = Some("sk-bench".to_string().into());
+    let url = start(c).await;
+    let (rps, lat) = run(&url, &questions).await;
+    let over: Vec<Duration> = lat.iter().map(|d| d.saturating_sub(LLM_DELAY)).collect();
+    println!(
+        "fake LLM with {LLM_DELAY:?} delay: {rps:.0} req/s; pipeline overhead (latency - delay) p50 {:?}, p99 {:?}",
+        pct(&over, 0.5),
+        pct(&over, 0.99)
+    );
+}

@@ -1,0 +1,61 @@
+//! Per-client rate limiting of `/api/*` and `/admin/*` (health, readiness and the
+//! OpenAPI document are not limited). Every limited response carries
+//! `X-RateLimit-Limit/Remaining/Reset`; a refused one is 429 with `Retry-After`.
+
+use crate::error::Error;
+use crate::rate_limit::client_ip::client_ip;
+use crate::rate_limit::{Decision, Policy, RateLimiter};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+/// What the layer needs.
+#[derive(Clone)]
+pub struct RateLimitLayer {
+    pub limiter: Arc<RateLimiter>,
+    pub client: Policy,
+    pub admin: Policy,
+    pub trusted: Arc<Vec<IpNet>>,
+}
+
+/// Middleware.
+pub async fn layer(State(rl): State<RateLimitLayer>, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let policy = if path.starts_with("/api/") {
+        rl.client
+    } else if path.starts_with("/admin/") || path == "/admin" {
+        rl.admin
+    } else {
+        return next.run(req).await;
+    };
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let ip = client_ip(peer, req.headers(), &rl.trusted);
+    let decision = match rl.limiter.check(&policy, &ip.to_string()).await {
+        Ok(d) => d,
+        Err(e) => return e.into_response(),
+    };
+    let mut response = if decision.allowed {
+        next.run(req).await
+    } else {
+        Error::RateLimited {
+            retry_after_secs: decision.retry_after_secs,
+        }
+        .into_response()
+    };
+    set_headers(response.headers_mut(), &decision);
+    response
+}
+
+fn set_headers(h: &mut HeaderMap, d: &Decision) {
+    h.insert("x-ratelimit-limit", HeaderValue::from(d.limit));
+    h.insert("x-ratelimit-remaining", HeaderValue::from(d.remaining));
+    h.insert("x-ratelimit-reset", HeaderValue::from(d.reset_secs));
+}

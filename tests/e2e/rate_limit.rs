@@ -1,0 +1,254 @@
+//! Rate limiting, in process and shared through a real Redis.
+
+use crate::support::client;
+use crate::support::redis::Redis;
+use crate::support::server::{Server, ServerBuilder};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn limited(requests: u32, window_secs: u64) -> ServerBuilder {
+    ServerBuilder::new()
+        .env("AUTBOT_RATE_LIMIT__ENABLED", "true")
+        .env("AUTBOT_RATE_LIMIT__REQUESTS", requests.to_string())
+        .env("AUTBOT_RATE_LIMIT__WINDOW_SECS", window_secs.to_string())
+        .env("AUTBOT_CACHE__BACKEND", "off")
+}
+
+fn with_redis(b: ServerBuilder, redis: &Redis) -> ServerBuilder {
+    b.env("AUTBOT_RATE_LIMIT__BACKEND", "redis")
+        .env("AUTBOT_REDIS__URL", redis.url())
+}
+
+async fn post(s: &Server, xff: Option<&str>) -> reqwest::Response {
+    let mut r = client()
+        .post(s.url("/api/query"))
+        .json(&json!({"query": "What is AutBot?"}));
+    if let Some(x) = xff {
+        r = r.header("x-forwarded-for", x);
+    }
+    r.send().await.unwrap()
+}
+
+fn header(r: &reqwest::Response, name: &str) -> u64 {
+    r.headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} missing"))
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// N allowed with decreasing Remaining, the N+1th refused with the right headers, then
+/// recovery once the window has passed.
+async fn limit_then_recover(s: &Server) {
+    for remaining in (0..3).rev() {
+        let r = post(s, None).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(header(&r, "x-ratelimit-limit"), 3);
+        assert_eq!(header(&r, "x-ratelimit-remaining"), remaining);
+        assert!(header(&r, "x-ratelimit-reset") <= 2);
+    }
+    let r = post(s, None).await;
+    assert_eq!(r.status(), 429);
+    let retry = header(&r, "retry-after");
+    assert!((1..=2).contains(&retry), "retry-after {retry}");
+    assert_eq!(header(&r, "x-ratelimit-remaining"), 0);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    assert!(body["request_id"].is_string());
+    // Health and readiness are never limited.
+    for _ in 0..5 {
+        assert_eq!(
+            client()
+                .get(s.url("/health"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(post(s, None).await.status(), 200, "the window has passed");
+}
+
+#[tokio::test]
+async fn memory_backend_limits_and_recovers() {
+    let s = limited(3, 2).start().ready().await;
+    limit_then_recover(&s).await;
+}
+
+#[tokio::test]
+async fn redis_backend_limits_and_recovers() {
+    let redis = Redis::start();
+    let s = with_redis(limited(3, 2), &redis).start().ready().await;
+    limit_then_recover(&s).await;
+}
+
+#[tokio::test]
+async fn two_replicas_share_one_limit_and_survive_a_redis_outage() {
+    let mut redis = Redis::start();
+    let a = with_redis(limited(4, 60), &redis).start().ready().await;
+    let b = with_redis(limited(4, 60), &redis).start().ready().await;
+    for s in [&a, &b, &a, &b] {
+        assert_eq!(post(s, None).await.status(), 200);
+    }
+    assert_eq!(
+        post(&a, None).await.status(),
+        429,
+        "the fifth request across both replicas"
+    );
+    assert_eq!(post(&b, None).await.status(), 429);
+
+    // Redis goes away: fail-open keeps serving on in-process limits; /ready says degraded.
+    redis.kill();
+    let started = Instant::now();
+    let ready = loop {
+        let r: serde_json::Value = client()
+            .get(a.url("/ready"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if r["status"] == "degraded" {
+            break r;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never degraded: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let redis_check = ready["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "redis")
+        .unwrap()
+        .clone();
+    assert!(
+        redis_check["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("degraded"),
+        "{redis_check}"
+    );
+    let r = client().get(a.url("/ready")).send().await.unwrap();
+    assert_eq!(r.status(), 200, "fail-open stays ready");
+    let started = Instant::now();
+    assert_eq!(
+        post(&a, None).await.status(),
+        200,
+        "served from the in-process limiter"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "never hang on a dead Redis"
+    );
+
+    // Redis is back: shared limiting resumes without a restart.
+    redis.restart();
+    let started = Instant::now();
+    loop {
+        let r: serde_json::Value = client()
+            .get(a.url("/ready"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let rb: serde_json::Value = client()
+            .get(b.url("/ready"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if r["status"] == "ready" && rb["status"] == "ready" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "never recovered: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for s in [&a, &b, &a, &b] {
+        assert_eq!(post(s, None).await.status(), 200);
+    }
+    assert_eq!(post(&b, None).await.status(), 429, "shared limit again");
+}
+
+#[tokio::test]
+async fn fail_closed_refuses_when_redis_is_down() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let s = limited(10, 60)
+        .env("AUTBOT_RATE_LIMIT__BACKEND", "redis")
+        .env("AUTBOT_REDIS__URL", format!("redis://127.0.0.1:{port}"))
+        .env("AUTBOT_RATE_LIMIT__ON_REDIS_ERROR", "fail_closed")
+        .start();
+    let r = post(&s, None).await;
+    assert_eq!(r.status(), 503);
+    let ready = client().get(s.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+}
+
+#[tokio::test]
+async fn forwarded_for_is_believed_only_from_trusted_proxies() {
+    // Untrusted peer: a different X-Forwarded-For per request changes nothing.
+    let s = limited(2, 60).start().ready().await;
+    assert_eq!(post(&s, Some("1.1.1.1")).await.status(), 200);
+    assert_eq!(post(&s, Some("2.2.2.2")).await.status(), 200);
+    assert_eq!(
+        post(&s, Some("3.3.3.3")).await.status(),
+        429,
+        "spoofed header must be ignored"
+    );
+
+    // Trusted proxy: each forwarded client has its own bucket.
+    let s = limited(2, 60)
+        .env("AUTBOT_RATE_LIMIT__TRUSTED_PROXIES", r#"["127.0.0.1/32"]"#)
+        .start()
+        .ready()
+        .await;
+    for ip in ["1.1.1.1", "2.2.2.2", "3.3.3.3", "1.1.1.1"] {
+        assert_eq!(post(&s, Some(ip)).await.status(), 200, "{ip}");
+    }
+    assert_eq!(post(&s, Some("1.1.1.1")).await.status(), 429);
+}
+
+#[tokio::test]
+async fn admin_routes_have_their_own_stricter_policy() {
+    let s = limited(100, 60)
+        .env(
+            "AUTBOT_RATE_LIMIT__ADMIN",
+            r#"{"requests": 2, "window_secs": 60}"#,
+        )
+        .env("AUTBOT_SECURITY__ADMIN_API_KEYS", r#"["adm"]"#)
+        .start()
+        .ready()
+        .await;
+    let get = || {
+        client()
+            .get(s.url("/admin/plugins"))
+            .header("x-api-key", "adm")
+            .send()
+    };
+    assert_eq!(get().await.unwrap().status(), 200);
+    assert_eq!(get().await.unwrap().status(), 200);
+    assert_eq!(get().await.unwrap().status(), 429);
+    assert_eq!(
+        post(&s, None).await.status(),
+        200,
+        "the client policy is separate"
+    );
+}
