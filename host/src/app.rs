@@ -12,6 +12,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub redis: Option<Arc<RedisStore>>,
     /// Per-client rate limiting (none when `rate_limit.enabled = false`).
     pub rate_limit: Option<RateLimitLayer>,
+    /// The Prometheus recorder (none when metrics are disabled).
+    pub metrics: Option<PrometheusHandle>,
 }
 
 /// Process lifecycle flags.
@@ -50,6 +53,13 @@ impl Lifecycle {
     }
 }
 
+/// The metrics-only application, for `observability.metrics_port`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(api::metrics::metrics))
+        .with_state(state)
+}
+
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
@@ -67,7 +77,16 @@ pub fn router(state: AppState) -> Router {
         .rate_limit
         .clone()
         .map(|rl| from_fn_with_state(rl, rate_limit::layer));
-    Router::new()
+    let metrics_here = state.metrics.is_some() && config.observability.metrics_port.is_none();
+    let http_metrics = state
+        .metrics
+        .is_some()
+        .then(|| from_fn(crate::pipeline::metrics::layer));
+    let mut router = Router::new();
+    if metrics_here {
+        router = router.route("/metrics", get(api::metrics::metrics));
+    }
+    router
         .route("/api/query", post(api::query::query))
         .route("/api/version", get(api::version::version))
         .route("/health", get(api::health::health))
@@ -76,13 +95,17 @@ pub fn router(state: AppState) -> Router {
         .nest("/admin", admin)
         .fallback(api::not_found)
         .with_state(state)
-        // Outermost first: id → log → CORS → JSON errors → rate limit → shed → deadline → body limit.
+        // Outermost first: id → log → metrics → CORS → JSON errors → rate limit → shed →
+        // deadline → body limit.
         .layer(
             ServiceBuilder::new()
                 .layer(from_fn(request_id::layer))
                 .layer(from_fn(access_log::layer))
+                .layer(option_layer(http_metrics))
                 .layer(cors::layer(&config.security))
                 .layer(from_fn(error_body::layer))
+                // A panic in a handler becomes a 500 (reported like any 5xx), not a dropped connection.
+                .layer(tower_http::catch_panic::CatchPanicLayer::new())
                 .layer(option_layer(rate_limiting))
                 .layer(from_fn_with_state(permits, load_shed::layer))
                 .layer(from_fn_with_state(deadline, timeout::layer))

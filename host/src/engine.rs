@@ -7,6 +7,9 @@ use crate::config::{Config, LlmProvider};
 use crate::embeddings::Embedder;
 use crate::error::Error;
 use crate::llm::{AnswerRequest, Llm};
+use crate::observability::metrics::{
+    CACHE, INDEX_BUILD_DURATION, INDEX_BUILD_TIME, INDEX_CHUNKS, INDEX_DOCUMENTS, STAGE_DURATION,
+};
 use crate::plugins::PluginHost;
 use crate::rag::chunk::ChunkParams;
 use crate::rag::index::SearchParams;
@@ -17,6 +20,8 @@ use crate::rag::store;
 use crate::rate_limit::{Policy, RateLimiter};
 use crate::upstream::UpstreamError;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tracing::Instrument;
 
 /// A finished answer.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -121,8 +126,10 @@ impl Engine {
         let query = self
             .plugins
             .preprocess(question.to_string(), request_id)
+            .instrument(tracing::info_span!("preprocess"))
             .await?;
         if bypass_cache || !self.cache.enabled() {
+            metrics::counter!(CACHE, "result" => "bypass").increment(1);
             let outcome = self.compute(&index, &query, request_id).await?;
             return Ok((Arc::new(outcome), CacheStatus::Bypass));
         }
@@ -133,8 +140,10 @@ impl Engine {
             &self.plugins.versions(),
         );
         if let Some(hit) = self.cache.get(&key).await {
+            metrics::counter!(CACHE, "result" => "hit").increment(1);
             return Ok((hit, CacheStatus::Hit));
         }
+        metrics::counter!(CACHE, "result" => "miss").increment(1);
         let (result, _led) = self
             .flights
             .run(&key, || async {
@@ -153,14 +162,23 @@ impl Engine {
         query: &str,
         request_id: &str,
     ) -> Result<Outcome, Error> {
+        let started = Instant::now();
         let candidates = retrieve(index, self.embedder.as_ref(), query, &self.params)
+            .instrument(tracing::info_span!("retrieval"))
             .await
             .map_err(|e| Error::Upstream(format!("embedding the question failed: {e}")))?;
-        let mut passages = self.plugins.rank(query, request_id, candidates).await?;
+        metrics::histogram!(STAGE_DURATION, "stage" => "retrieval")
+            .record(started.elapsed().as_secs_f64());
+        let mut passages = self
+            .plugins
+            .rank(query, request_id, candidates)
+            .instrument(tracing::info_span!("rank"))
+            .await?;
         passages.truncate(self.params.top_k);
         let messages = self
             .plugins
             .build_prompt(query, request_id, &passages)
+            .instrument(tracing::info_span!("prompt"))
             .await?;
         if let Some(budget) = &self.llm_budget {
             let d = self.limiter.check(budget, "global").await?;
@@ -170,6 +188,7 @@ impl Engine {
                 });
             }
         }
+        let started = Instant::now();
         let answer = self
             .llm
             .answer(&AnswerRequest {
@@ -177,7 +196,11 @@ impl Engine {
                 passages: &passages,
                 messages: &messages,
             })
-            .await?;
+            .instrument(tracing::info_span!("llm"))
+            .await;
+        metrics::histogram!(STAGE_DURATION, "stage" => "llm")
+            .record(started.elapsed().as_secs_f64());
+        let answer = answer?;
         Ok(Outcome {
             response: answer.text,
             passages,
@@ -204,7 +227,7 @@ impl Engine {
                     .await
                     .map_err(|e| e.to_string())??;
                 tracing::info!(chunks = index.chunks.len(), ms = started.elapsed().as_millis() as u64, "index loaded");
-                self.index.install(index);
+                self.install(index);
                 Ok(())
             }
             Some(m) if !self.rebuild_on_mismatch => Err(format!(
@@ -232,7 +255,8 @@ impl Engine {
                     seconds = report.seconds,
                     "index built"
                 );
-                self.index.install(index);
+                metrics::gauge!(INDEX_BUILD_DURATION).set(report.seconds);
+                self.install(index);
                 self.update_state(|s| {
                     s.building = false;
                     s.last_error = None;
@@ -249,6 +273,14 @@ impl Engine {
                 Err(e)
             }
         }
+    }
+
+    /// Serves `index` from now on.
+    fn install(&self, index: crate::rag::index::Index) {
+        metrics::gauge!(INDEX_CHUNKS).set(index.chunks.len() as f64);
+        metrics::gauge!(INDEX_DOCUMENTS).set(index.documents() as f64);
+        metrics::gauge!(INDEX_BUILD_TIME).set(index.manifest.built_at_unix as f64);
+        self.index.install(index);
     }
 
     /// Whether a rebuild is running.

@@ -57,9 +57,13 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Serve => {
             let config = load_valid_config(cli.config.as_deref())?;
             observability::init(&config.observability);
-            runtime()?
+            let sentry = observability::sentry::init(&config)?;
+            let result = runtime()?
                 .block_on(serve::serve(config))
-                .map_err(|e| format!("{e:#}"))
+                .map_err(|e| format!("{e:#}"));
+            // Send what is pending before exiting.
+            sentry.flush(std::time::Duration::from_secs(3));
+            result
         }
     }
 }

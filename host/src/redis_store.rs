@@ -112,6 +112,7 @@ impl RedisStore {
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let Some(conn) = self.conn.load_full() else {
+            metrics::counter!(crate::observability::metrics::REDIS_ERRORS).increment(1);
             return Err(self.last_error().unwrap_or_else(|| "not connected".into()));
         };
         match tokio::time::timeout(self.command_timeout, f((*conn).clone())).await {
@@ -119,10 +120,12 @@ impl RedisStore {
             Ok(Err(e)) => {
                 let msg = e.to_string();
                 self.healthy.store(false, Ordering::SeqCst);
+                metrics::counter!(crate::observability::metrics::REDIS_ERRORS).increment(1);
                 Err(msg)
             }
             Err(_) => {
                 self.healthy.store(false, Ordering::SeqCst);
+                metrics::counter!(crate::observability::metrics::REDIS_ERRORS).increment(1);
                 Err("redis command timed out".into())
             }
         }

@@ -21,13 +21,24 @@ use std::time::Duration;
 /// plugin that fails its checks refuses the start.
 pub async fn build_state(config: Config) -> Result<AppState, Vec<String>> {
     let config = Arc::new(config);
+    // First, so that what start-up records (plugin versions) is kept.
+    let metrics_handle = if config.observability.metrics_enabled {
+        crate::observability::metrics::install()
+    } else {
+        None
+    };
     let admin_keys = AdminKeys::load(
         &config.security.admin_api_keys,
         config.security.admin_api_keys_file.as_deref(),
     )
     .map_err(|e| vec![e])?;
     let embedder = embeddings::from_config(&config.embeddings).map_err(|e| vec![e])?;
-    let llm = llm::from_config(&config.llm).map_err(|e| vec![e])?;
+    let price = config
+        .observability
+        .llm_prices
+        .get(&config.llm.model)
+        .copied();
+    let llm = llm::from_config(&config.llm, price).map_err(|e| vec![e])?;
     let index = Arc::new(LiveIndex::default());
     let services = Arc::new(HostServices {
         index: index.clone(),
@@ -79,6 +90,7 @@ pub async fn build_state(config: Config) -> Result<AppState, Vec<String>> {
         lifecycle: Arc::new(Lifecycle::default()),
         redis,
         rate_limit,
+        metrics: metrics_handle,
     })
 }
 
@@ -87,6 +99,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = format!("{}:{}", config.server.host, config.server.port);
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let watch = config.plugins.watch;
+    let metrics_port = config.observability.metrics_port;
+    let host = config.server.host.clone();
     let state = build_state(config).await.map_err(|problems| {
         for p in &problems {
             tracing::error!("{p}");
@@ -99,6 +113,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, version = env!("CARGO_PKG_VERSION"), "listening");
 
+    if let (Some(port), Some(_)) = (metrics_port, &state.metrics) {
+        let addr = format!("{host}:{port}");
+        let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
+            anyhow::anyhow!("observability.metrics_port: cannot listen on {addr}: {e}")
+        })?;
+        tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+        let app = crate::app::metrics_router(state.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+    }
     let engine = state.engine.clone();
     tokio::spawn(async move {
         if let Err(e) = engine.load_or_build().await {

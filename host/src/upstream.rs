@@ -24,6 +24,21 @@ pub enum UpstreamError {
     CircuitOpen { retry_after_secs: u64 },
 }
 
+impl UpstreamError {
+    /// A bounded label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            UpstreamError::Timeout => "timeout",
+            UpstreamError::Status { status: 429, .. } => "rate_limited",
+            UpstreamError::Status { status, .. } if *status >= 500 => "server_error",
+            UpstreamError::Status { .. } => "client_error",
+            UpstreamError::Connect(_) => "connect",
+            UpstreamError::Malformed(_) => "malformed",
+            UpstreamError::CircuitOpen { .. } => "circuit_open",
+        }
+    }
+}
+
 /// Sends the request built by `build` until it succeeds, fails for good, or
 /// `max_retries` retries are spent. Retries 429, 5xx, timeouts and connection errors.
 pub async fn send_with_retry(
@@ -50,10 +65,13 @@ pub async fn send_with_retry(
             Err(_) => true,
         };
         if !retryable || attempt >= max_retries {
-            return match outcome {
-                Ok(r) => Err(status_error(r).await),
-                Err(e) => Err(classify(e)),
+            let err = match outcome {
+                Ok(r) => status_error(r).await,
+                Err(e) => classify(e),
             };
+            metrics::counter!(crate::observability::metrics::UPSTREAM_ERRORS, "kind" => err.kind())
+                .increment(1);
+            return Err(err);
         }
         attempt += 1;
         tokio::time::sleep(retry_after.unwrap_or_else(|| backoff(attempt))).await;

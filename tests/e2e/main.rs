@@ -9,6 +9,7 @@ mod config;
 mod hot_reload;
 mod ingest;
 mod lifecycle;
+mod observability;
 mod openai;
 mod plugins;
 mod quality;

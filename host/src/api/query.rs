@@ -65,7 +65,11 @@ pub async fn query(
     headers: HeaderMap,
     JsonBody(body): JsonBody<QueryRequest>,
 ) -> Result<([(&'static str, &'static str); 1], Json<QueryResponse>), Error> {
-    let question = clean_query(&body.query, state.config.server.max_query_chars)?;
+    let started = std::time::Instant::now();
+    let question = clean_query(&body.query, state.config.server.max_query_chars);
+    metrics::histogram!(crate::observability::metrics::STAGE_DURATION, "stage" => "validation")
+        .record(started.elapsed().as_secs_f64());
+    let question = question?;
     tracing::debug!(query = %question.chars().take(100).collect::<String>(), "query");
     let bypass = headers
         .get_all(header::CACHE_CONTROL)

@@ -58,6 +58,12 @@ impl ResponseCache {
                 moka::future::Cache::builder()
                     .max_capacity(c.max_entries)
                     .time_to_live(ttl)
+                    .eviction_listener(|_, _, cause| {
+                        if cause.was_evicted() {
+                            metrics::counter!(crate::observability::metrics::CACHE_EVICTIONS)
+                                .increment(1);
+                        }
+                    })
                     .build(),
             ),
         };

@@ -471,6 +471,24 @@ pub struct ObservabilityConfig {
     pub log_format: LogFormat,
     #[serde(serialize_with = "secrets::redact_option")]
     pub sentry_dsn: Option<SecretString>,
+    /// Sentry environment (default: `security.environment`).
+    pub sentry_environment: Option<String>,
+    /// Share of requests traced to Sentry (0 to 1).
+    pub traces_sample_rate: f32,
+    /// Serve `GET /metrics`.
+    pub metrics_enabled: bool,
+    /// Serve `/metrics` on this separate port (on `server.host`) instead of the main one.
+    pub metrics_port: Option<u16>,
+    /// Price per 1,000 tokens by model, for the estimated-cost metric.
+    pub llm_prices: std::collections::BTreeMap<String, TokenPrice>,
+}
+
+/// Price of a model per 1,000 tokens, in US dollars.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenPrice {
+    pub input_per_1k: f64,
+    pub output_per_1k: f64,
 }
 
 impl Default for ObservabilityConfig {
@@ -479,6 +497,11 @@ impl Default for ObservabilityConfig {
             log_level: "info".into(),
             log_format: LogFormat::Json,
             sentry_dsn: None,
+            sentry_environment: None,
+            traces_sample_rate: 0.0,
+            metrics_enabled: true,
+            metrics_port: None,
+            llm_prices: std::collections::BTreeMap::new(),
         }
     }
 }

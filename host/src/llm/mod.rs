@@ -9,7 +9,7 @@ pub use circuit_breaker::CircuitBreaker;
 pub use extractive::Extractive;
 pub use openai::OpenAiChat;
 
-use crate::config::{LlmConfig, LlmProvider};
+use crate::config::{LlmConfig, LlmProvider, TokenPrice};
 use crate::rag::retrieve::Passage;
 use crate::upstream::UpstreamError;
 use serde::{Deserialize, Serialize};
@@ -62,10 +62,10 @@ pub trait Llm: Send + Sync {
     }
 }
 
-/// The configured provider.
-pub fn from_config(c: &LlmConfig) -> Result<Arc<dyn Llm>, String> {
+/// The configured provider; `price` feeds the estimated-cost metric.
+pub fn from_config(c: &LlmConfig, price: Option<TokenPrice>) -> Result<Arc<dyn Llm>, String> {
     Ok(match c.provider {
         LlmProvider::Extractive => Arc::new(Extractive),
-        LlmProvider::Openai => Arc::new(OpenAiChat::new(c)?),
+        LlmProvider::Openai => Arc::new(OpenAiChat::new(c, price)?),
     })
 }

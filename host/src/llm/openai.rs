@@ -2,7 +2,8 @@
 //! circuit breaker so a dead upstream fails fast.
 
 use super::{Answer, AnswerRequest, ChatMessage, CircuitBreaker, Llm};
-use crate::config::LlmConfig;
+use crate::config::{LlmConfig, TokenPrice};
+use crate::observability::metrics::{LLM_CIRCUIT_OPEN, LLM_COST, LLM_TOKENS};
 use crate::upstream::{send_with_retry, UpstreamError};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -18,11 +19,22 @@ pub struct OpenAiChat {
     max_retries: u32,
     key: SecretString,
     breaker: CircuitBreaker,
+    price: Option<TokenPrice>,
 }
 
 #[derive(Deserialize)]
 struct ChatResponse {
     choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+struct Usage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
 }
 
 #[derive(Deserialize)]
@@ -37,7 +49,7 @@ struct ChoiceMessage {
 
 impl OpenAiChat {
     /// A client from `[llm]`; the key comes from `OPENAI_API_KEY`.
-    pub fn new(c: &LlmConfig) -> Result<Self, String> {
+    pub fn new(c: &LlmConfig, price: Option<TokenPrice>) -> Result<Self, String> {
         let key = c
             .api_key
             .clone()
@@ -58,6 +70,7 @@ impl OpenAiChat {
                 c.breaker_failures,
                 Duration::from_secs(c.breaker_cooldown_secs),
             ),
+            price,
         })
     }
 
@@ -82,6 +95,9 @@ impl OpenAiChat {
             .json()
             .await
             .map_err(|e| UpstreamError::Malformed(e.without_url().to_string()))?;
+        if let Some(u) = &parsed.usage {
+            self.count_usage(u);
+        }
         parsed
             .choices
             .into_iter()
@@ -89,6 +105,21 @@ impl OpenAiChat {
             .and_then(|c| c.message.content)
             .filter(|t| !t.trim().is_empty())
             .ok_or_else(|| UpstreamError::Malformed("the answer has no message content".into()))
+    }
+}
+
+impl OpenAiChat {
+    fn count_usage(&self, u: &Usage) {
+        let model = self.model.clone();
+        metrics::counter!(LLM_TOKENS, "model" => model.clone(), "direction" => "in")
+            .increment(u.prompt_tokens);
+        metrics::counter!(LLM_TOKENS, "model" => model.clone(), "direction" => "out")
+            .increment(u.completion_tokens);
+        if let Some(p) = self.price {
+            let usd = u.prompt_tokens as f64 / 1000.0 * p.input_per_1k
+                + u.completion_tokens as f64 / 1000.0 * p.output_per_1k;
+            metrics::counter!(LLM_COST, "model" => model).increment((usd * 1e6).round() as u64);
+        }
     }
 }
 
@@ -122,6 +153,7 @@ impl Llm for OpenAiChat {
             Err(_) => false,
         };
         self.breaker.record(healthy);
+        metrics::gauge!(LLM_CIRCUIT_OPEN).set(if self.breaker.is_open() { 1.0 } else { 0.0 });
         outcome
     }
 }

@@ -29,6 +29,14 @@ pub async fn layer(req: Request, next: Next) -> Response {
         }
         None => return response,
     };
+    if status.is_server_error() {
+        crate::observability::sentry::report_server_error(
+            status.as_u16(),
+            &pending.code,
+            &pending.message,
+            &request_id,
+        );
+    }
     let body = ErrorBody {
         error: pending.message,
         code: pending.code,

@@ -7,6 +7,7 @@ pub mod cors;
 pub mod error_body;
 pub mod json_body;
 pub mod load_shed;
+pub mod metrics;
 pub mod rate_limit;
 pub mod request_id;
 pub mod timeout;

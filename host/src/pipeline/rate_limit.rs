@@ -42,6 +42,12 @@ pub async fn layer(State(rl): State<RateLimitLayer>, req: Request, next: Next) -
         Ok(d) => d,
         Err(e) => return e.into_response(),
     };
+    let verdict = if decision.allowed {
+        "allowed"
+    } else {
+        "refused"
+    };
+    metrics::counter!(crate::observability::metrics::RATE_LIMIT, "policy" => policy.name, "decision" => verdict).increment(1);
     let mut response = if decision.allowed {
         next.run(req).await
     } else {

@@ -10,6 +10,7 @@ use super::services::{to_chat, HostServices};
 use crate::config::{Hook, OnPluginError, PluginEntry, PluginsConfig};
 use crate::error::Error;
 use crate::llm::ChatMessage;
+use crate::observability::metrics::{PLUGIN_CALLS, PLUGIN_DURATION, PLUGIN_INFO, PLUGIN_RELOADS};
 use crate::rag::retrieve::Passage;
 use arc_swap::ArcSwap;
 use serde::Serialize;
@@ -90,18 +91,21 @@ impl PluginHost {
             match loader::load(&runtime, entry, &path)
                 .and_then(|l| self_test(&runtime, entry, &services, l))
             {
-                Ok(loaded) => slots.push(Arc::new(PluginSlot {
-                    name: Arc::from(entry.name.as_str()),
-                    config: Arc::new(plugin_config(&entry.config)),
-                    entry: entry.clone(),
-                    path,
-                    current: ArcSwap::from_pointee(loaded),
-                    calls: AtomicU64::new(0),
-                    failures: AtomicU64::new(0),
-                    reloads: AtomicU64::new(0),
-                    reload_failures: AtomicU64::new(0),
-                    last_error: Mutex::new(None),
-                })),
+                Ok(loaded) => slots.push({
+                    plugin_info(entry, &loaded.sha256, 1.0);
+                    Arc::new(PluginSlot {
+                        name: Arc::from(entry.name.as_str()),
+                        config: Arc::new(plugin_config(&entry.config)),
+                        entry: entry.clone(),
+                        path,
+                        current: ArcSwap::from_pointee(loaded),
+                        calls: AtomicU64::new(0),
+                        failures: AtomicU64::new(0),
+                        reloads: AtomicU64::new(0),
+                        reload_failures: AtomicU64::new(0),
+                        last_error: Mutex::new(None),
+                    })
+                }),
                 Err(e) => problems.push(format!("plugins.chain `{}`: {e}", entry.name)),
             }
         }
@@ -294,6 +298,8 @@ impl PluginHost {
         size: impl FnOnce(&R) -> usize + Send + 'static,
     ) -> Result<R, CallError> {
         slot.calls.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        let (plugin, hook) = (slot.entry.name.clone(), slot.entry.hook.name());
         let loaded = slot.current.load_full();
         let slot = slot.clone();
         let services = self.services.clone();
@@ -316,6 +322,11 @@ impl PluginHost {
         })
         .await
         .unwrap_or_else(|e| Err(CallError::Contract(format!("the call task failed: {e}"))));
+        metrics::histogram!(PLUGIN_DURATION, "plugin" => plugin.clone(), "hook" => hook)
+            .record(started.elapsed().as_secs_f64());
+        let result = if outcome.is_ok() { "ok" } else { "failed" };
+        metrics::counter!(PLUGIN_CALLS, "plugin" => plugin, "hook" => hook, "outcome" => result)
+            .increment(1);
         outcome
     }
 
@@ -374,8 +385,11 @@ impl PluginHost {
         match outcome {
             Ok(loaded) => {
                 let version = loaded.sha256.clone();
+                plugin_info(&slot.entry, &current.sha256, 0.0);
+                plugin_info(&slot.entry, &version, 1.0);
                 slot.current.store(Arc::new(loaded));
                 slot.reloads.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(PLUGIN_RELOADS, "plugin" => slot.entry.name.clone(), "result" => "reloaded").increment(1);
                 *slot.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
                 tracing::info!(plugin = %slot.entry.name, version = %version, "plugin reloaded");
                 ReloadOutcome {
@@ -387,6 +401,7 @@ impl PluginHost {
             }
             Err(e) => {
                 slot.reload_failures.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(PLUGIN_RELOADS, "plugin" => slot.entry.name.clone(), "result" => "failed").increment(1);
                 tracing::error!(plugin = %slot.entry.name, error = %e, "plugin reload failed; the previous version keeps serving");
                 *slot.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.clone());
                 ReloadOutcome {
@@ -440,6 +455,12 @@ impl PluginHost {
             })
             .collect()
     }
+}
+
+/// Sets the info gauge of one plugin version (1 serving, 0 replaced).
+fn plugin_info(entry: &PluginEntry, sha256: &str, value: f64) {
+    let version: String = sha256.chars().take(12).collect();
+    metrics::gauge!(PLUGIN_INFO, "plugin" => entry.name.clone(), "hook" => entry.hook.name(), "version" => version).set(value);
 }
 
 /// Plugin paths are relative to `plugins.dir` unless absolute.
