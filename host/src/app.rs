@@ -3,6 +3,7 @@
 use crate::api;
 use crate::config::{AdminKeys, Config};
 use crate::engine::Engine;
+use crate::pipeline::client_key::{self, ClientKeys};
 use crate::pipeline::rate_limit::RateLimitLayer;
 use crate::pipeline::{
     access_log, admin_auth, cors, error_body, load_shed, rate_limit, request_id, timeout,
@@ -73,6 +74,12 @@ pub fn router(state: AppState) -> Router {
     ));
     let deadline = Duration::from_secs(config.server.request_timeout_secs);
     let limit = config.server.body_limit_bytes;
+    let client_keys = ClientKeys::new(
+        &config.security.client_keys,
+        &config.security.api_key_header,
+        config.security.require_client_key,
+    )
+    .map(|keys| from_fn_with_state(keys, client_key::layer));
     let rate_limiting = state
         .rate_limit
         .clone()
@@ -95,8 +102,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/admin", admin)
         .fallback(api::not_found)
         .with_state(state)
-        // Outermost first: id → log → metrics → CORS → JSON errors → rate limit → shed →
-        // deadline → body limit.
+        // Outermost first: id → log → metrics → CORS → JSON errors → (panic → 500) →
+        // client key → rate limit → shed → deadline → body limit.
         .layer(
             ServiceBuilder::new()
                 .layer(from_fn(request_id::layer))
@@ -106,6 +113,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(from_fn(error_body::layer))
                 // A panic in a handler becomes a 500 (reported like any 5xx), not a dropped connection.
                 .layer(tower_http::catch_panic::CatchPanicLayer::new())
+                .layer(option_layer(client_keys))
                 .layer(option_layer(rate_limiting))
                 .layer(from_fn_with_state(permits, load_shed::layer))
                 .layer(from_fn_with_state(deadline, timeout::layer))

@@ -217,25 +217,48 @@ impl Engine {
     /// with another embedding model and `rebuild_on_mismatch` is set).
     pub async fn load_or_build(&self) -> Result<(), String> {
         let dir = self.paths.index_dir.clone();
-        let manifest = store::read_manifest(&dir)?;
-        let model = self.embedder.model_id();
-        let dims = self.embedder.dimensions();
-        match manifest {
-            Some(m) if m.model == model && m.dimensions == dims && m.format_version == crate::rag::index::FORMAT_VERSION => {
+        match self.stored_manifest()? {
+            Some(m) => {
                 let started = std::time::Instant::now();
                 let index = tokio::task::spawn_blocking(move || store::load(&dir, m))
                     .await
                     .map_err(|e| e.to_string())??;
-                tracing::info!(chunks = index.chunks.len(), ms = started.elapsed().as_millis() as u64, "index loaded");
+                tracing::info!(
+                    chunks = index.chunks.len(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "index loaded"
+                );
                 self.install(index);
                 Ok(())
             }
-            Some(m) if !self.rebuild_on_mismatch => Err(format!(
-                "index.dir: the index in {} was built with model `{}` ({} dimensions, format {}), but the configuration uses `{model}` ({dims} dimensions, format {}); run `autbot index` or set index.rebuild_on_mismatch = true",
-                self.paths.index_dir.display(), m.model, m.dimensions, m.format_version, crate::rag::index::FORMAT_VERSION
-            )),
-            _ => self.reindex().await.map(|_| ()),
+            None => self.reindex().await.map(|_| ()),
         }
+    }
+
+    /// The stored manifest when it matches the configured embedder; `None` when there
+    /// is no index or it must be rebuilt; an error when it does not match and
+    /// `index.rebuild_on_mismatch` is off. Cheap: the server checks it before listening.
+    pub fn stored_manifest(&self) -> Result<Option<crate::rag::index::Manifest>, String> {
+        let Some(m) = store::read_manifest(&self.paths.index_dir)? else {
+            return Ok(None);
+        };
+        let model = self.embedder.model_id();
+        let dims = self.embedder.dimensions();
+        let format = crate::rag::index::FORMAT_VERSION;
+        if m.model == model && m.dimensions == dims && m.format_version == format {
+            return Ok(Some(m));
+        }
+        if self.rebuild_on_mismatch {
+            tracing::warn!(stored = %m.model, configured = %model, "the stored index was built with another embedding model; rebuilding");
+            return Ok(None);
+        }
+        Err(format!(
+            "index.dir: the index in {} was built with model `{}` ({} dimensions, format {}), but the configuration uses `{model}` ({dims} dimensions, format {format}); run `autbot index` or set index.rebuild_on_mismatch = true",
+            self.paths.index_dir.display(),
+            m.model,
+            m.dimensions,
+            m.format_version,
+        ))
     }
 
     /// Rebuilds the index from the data folder and swaps it in atomically. Queries keep

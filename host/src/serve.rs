@@ -107,6 +107,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
         anyhow::anyhow!("cannot start:\n{}", problems.join("\n"))
     })?;
+    // A stored index made with another embedding model is a start-up error (unless the
+    // configuration asks for a rebuild).
+    state
+        .engine
+        .stored_manifest()
+        .map_err(|e| anyhow::anyhow!("cannot start:\n{e}"))?;
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|e| anyhow::anyhow!("server.host/server.port: cannot listen on {addr}: {e}"))?;
@@ -115,6 +121,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     if let (Some(port), Some(_)) = (metrics_port, &state.metrics) {
         let addr = format!("{host}:{port}");
+        // A stored index made with another embedding model is a start-up error (unless the
+        // configuration asks for a rebuild).
+        state
+            .engine
+            .stored_manifest()
+            .map_err(|e| anyhow::anyhow!("cannot start:\n{e}"))?;
         let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
             anyhow::anyhow!("observability.metrics_port: cannot listen on {addr}: {e}")
         })?;

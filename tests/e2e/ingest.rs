@@ -236,3 +236,35 @@ async fn admin_reindex_swaps_in_a_new_index() {
     }
     assert!(found, "the new index was never swapped in");
 }
+
+#[tokio::test]
+async fn an_index_from_another_embedding_model_is_refused_or_rebuilt() {
+    let work = tempfile::tempdir().unwrap();
+    let index_dir = work.path().join("index").display().to_string();
+    let s = ServerBuilder::new()
+        .env("AUTBOT_INDEX__DIR", &index_dir)
+        .start()
+        .ready()
+        .await;
+    drop(s);
+    let (status, _, err) = ServerBuilder::new()
+        .env("AUTBOT_INDEX__DIR", &index_dir)
+        .env("AUTBOT_EMBEDDINGS__DIMENSIONS", "256")
+        .env("AUTBOT_INDEX__REBUILD_ON_MISMATCH", "false")
+        .run(&["serve"]);
+    assert!(!status.success());
+    assert!(
+        err.contains("index.dir")
+            && err.contains("384 dimensions")
+            && err.contains("256 dimensions"),
+        "{err}"
+    );
+    let s = ServerBuilder::new()
+        .env("AUTBOT_INDEX__DIR", &index_dir)
+        .env("AUTBOT_EMBEDDINGS__DIMENSIONS", "256")
+        .start()
+        .ready()
+        .await;
+    assert!(s.logs().contains("rebuilding") && s.logs().contains("index built"));
+    assert_eq!(s.ask("What is AutBot?").await.0, 200);
+}

@@ -327,19 +327,39 @@ fn plugin_new_then_build_gives_a_component_of_the_right_world() {
             .env("CARGO_TARGET_DIR", repo().join("target/wasm"))
             .output()
             .unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let parent = dir.path().display().to_string();
-    run(&["plugin", "new", "prompt-builder", "my-prompt", "--dir", &parent]);
+    run(&[
+        "plugin",
+        "new",
+        "prompt-builder",
+        "my-prompt",
+        "--dir",
+        &parent,
+    ]);
     let crate_dir = dir.path().join("my-prompt").display().to_string();
     let out_dir = dir.path().join("out").display().to_string();
     let built = run(&["plugin", "build", &crate_dir, "--out", &out_dir]);
     assert!(built.contains("my-prompt.wasm"), "{built}");
     let report = run(&["plugin", "inspect", &format!("{out_dir}/my-prompt.wasm")]);
-    assert!(report.contains("world:        autbot:plugin/prompt-builder"), "{report}");
-    assert!(report.contains("capabilities requested (host imports):\n  (none)"), "{report}");
+    assert!(
+        report.contains("world:        autbot:plugin/prompt-builder"),
+        "{report}"
+    );
+    assert!(
+        report.contains("capabilities requested (host imports):\n  (none)"),
+        "{report}"
+    );
     // Scaffolding over an existing crate is refused.
-    let again = std::process::Command::new(binary()).args(["plugin", "new", "ranker", "my-prompt", "--dir", &parent]).output().unwrap();
+    let again = std::process::Command::new(binary())
+        .args(["plugin", "new", "ranker", "my-prompt", "--dir", &parent])
+        .output()
+        .unwrap();
     assert!(!again.status.success());
 }

@@ -252,3 +252,58 @@ async fn admin_routes_have_their_own_stricter_policy() {
         "the client policy is separate"
     );
 }
+
+#[tokio::test]
+async fn client_keys_have_their_own_policy_and_name() {
+    use sha2::Digest;
+    let hashed = hex::encode(sha2::Sha256::digest(b"partner-key-2"));
+    let keys = format!(
+        r#"[{{"name": "web", "key": "web-key-1", "requests": 2, "window_secs": 60}}, {{"name": "partner", "sha256": "{hashed}", "requests": 5, "window_secs": 60}}]"#
+    );
+    let s = limited(1, 60)
+        .env("AUTBOT_SECURITY__CLIENT_KEYS", keys)
+        .start()
+        .ready()
+        .await;
+    let with_key = |k: &'static str| {
+        client()
+            .post(s.url("/api/query"))
+            .header("x-api-key", k)
+            .json(&json!({"query": "What is AutBot?"}))
+            .send()
+    };
+    let r = with_key("web-key-1").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-ratelimit-limit"), 2, "the key's own policy");
+    assert_eq!(with_key("web-key-1").await.unwrap().status(), 200);
+    assert_eq!(with_key("web-key-1").await.unwrap().status(), 429);
+    let r = with_key("partner-key-2").await.unwrap();
+    assert_eq!(header(&r, "x-ratelimit-limit"), 5, "a key given as sha256");
+    let r = with_key("wrong").await.unwrap();
+    assert_eq!(r.status(), 403);
+    // Anonymous callers keep the per-IP policy (the public web client needs no key).
+    assert_eq!(post(&s, None).await.status(), 200);
+    assert_eq!(post(&s, None).await.status(), 429);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = s.logs();
+    assert!(
+        logs.contains("\"client\":\"web\""),
+        "the key's name is logged"
+    );
+    assert!(
+        !logs.contains("web-key-1") && !logs.contains("partner-key-2"),
+        "keys never logged"
+    );
+
+    let s = limited(10, 60)
+        .env(
+            "AUTBOT_SECURITY__CLIENT_KEYS",
+            r#"[{"name": "web", "key": "k", "requests": 5, "window_secs": 60}]"#,
+        )
+        .env("AUTBOT_SECURITY__REQUIRE_CLIENT_KEY", "true")
+        .start()
+        .ready()
+        .await;
+    let r = post(&s, None).await;
+    assert_eq!(r.status(), 401);
+}

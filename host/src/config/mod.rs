@@ -81,6 +81,28 @@ pub struct SecurityConfig {
     /// A file with one admin key per line, either in clear or as `sha256:<hex>`.
     pub admin_api_keys_file: Option<PathBuf>,
     pub api_key_header: String,
+    /// Optional client keys for `/api/*`, each with a name (shown in logs and metrics
+    /// instead of the key) and its own rate-limit policy.
+    pub client_keys: Vec<ClientKey>,
+    /// Refuse `/api/*` requests without a client key (401). Off: the public web client
+    /// keeps working without a key.
+    pub require_client_key: bool,
+}
+
+/// One `[[security.client_keys]]` entry: a key in clear (`key`) or as a SHA-256 hex
+/// digest (`sha256`), and its limits.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientKey {
+    pub name: String,
+    #[serde(default, serialize_with = "secrets::redact_option")]
+    pub key: Option<SecretString>,
+    #[serde(default)]
+    pub sha256: Option<String>,
+    pub requests: u32,
+    pub window_secs: u64,
+    #[serde(default)]
+    pub burst: Option<u32>,
 }
 
 impl Default for SecurityConfig {
@@ -91,6 +113,8 @@ impl Default for SecurityConfig {
             admin_api_keys: Vec::new(),
             admin_api_keys_file: None,
             api_key_header: "X-API-Key".into(),
+            client_keys: Vec::new(),
+            require_client_key: false,
         }
     }
 }

@@ -42,8 +42,13 @@ impl ApiKeyHash {
         Self(Sha256::digest(key.as_bytes()).into())
     }
 
-    /// Parses a `sha256:<64 hex digits>` line.
-    fn from_hex(hex_digits: &str) -> Option<Self> {
+    /// Whether `candidate` hashes to this digest (constant time).
+    pub fn matches(&self, candidate: &str) -> bool {
+        self.0.ct_eq(&Self::of(candidate).0).into()
+    }
+
+    /// Parses 64 hex digits.
+    pub fn from_hex(hex_digits: &str) -> Option<Self> {
         let bytes = hex::decode(hex_digits).ok()?;
         Some(Self(bytes.try_into().ok()?))
     }

@@ -114,6 +114,28 @@ pub fn validate(c: &Config) -> Vec<String> {
         );
     }
 
+    let mut client_names = HashSet::new();
+    for k in &sec.client_keys {
+        let key = format!("security.client_keys ({})", k.name);
+        if !client_names.insert(k.name.as_str()) || k.name.is_empty() {
+            p.push(format!("{key}: names must be unique and non-empty"));
+        }
+        match (&k.key, &k.sha256) {
+            (Some(_), None) => {}
+            (None, Some(h)) if super::ApiKeyHash::from_hex(h).is_some() => {}
+            (None, Some(_)) => p.push(format!("{key}.sha256: must be 64 hex digits")),
+            _ => p.push(format!("{key}: give exactly one of `key` or `sha256`")),
+        }
+        if k.requests == 0 || k.window_secs == 0 || k.burst == Some(0) {
+            p.push(format!(
+                "{key}: requests, window_secs and burst must be greater than 0"
+            ));
+        }
+    }
+    if sec.require_client_key && sec.client_keys.is_empty() {
+        p.push("security.require_client_key: no security.client_keys are configured".into());
+    }
+
     let r = &c.rate_limit;
     for (key, policy) in [
         ("rate_limit", r.client_policy()),

@@ -31,7 +31,8 @@ pub const LLM_COST: &str = "autbot_llm_cost_microdollars_total";
 pub const LLM_CIRCUIT_OPEN: &str = "autbot_llm_circuit_open";
 /// Upstream (LLM / embeddings) errors by kind.
 pub const UPSTREAM_ERRORS: &str = "autbot_upstream_errors_total";
-/// Rate-limit decisions by policy and decision (`allowed`, `refused`).
+/// Rate-limit decisions by policy, client (a configured client-key name, or
+/// `anonymous`) and decision (`allowed`, `refused`).
 pub const RATE_LIMIT: &str = "autbot_rate_limit_decisions_total";
 /// Answer-cache lookups by result (`hit`, `miss`, `bypass`).
 pub const CACHE: &str = "autbot_cache_requests_total";

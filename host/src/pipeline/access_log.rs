@@ -18,7 +18,8 @@ pub async fn layer(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     // The path only (never the query string, which may carry data), bounded.
     let path = req.uri().path().chars().take(256).collect::<String>();
-    let span = tracing::info_span!("request", request_id = %request_id);
+    let span =
+        tracing::info_span!("request", request_id = %request_id, client = tracing::field::Empty);
     let started = Instant::now();
     let response = next.run(req).instrument(span.clone()).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -3,6 +3,7 @@
 
 pub mod access_log;
 pub mod admin_auth;
+pub mod client_key;
 pub mod cors;
 pub mod error_body;
 pub mod json_body;

@@ -3,6 +3,7 @@
 //! `X-RateLimit-Limit/Remaining/Reset`; a refused one is 429 with `Retry-After`.
 
 use crate::error::Error;
+use crate::pipeline::client_key::ClientIdentity;
 use crate::rate_limit::client_ip::client_ip;
 use crate::rate_limit::{Decision, Policy, RateLimiter};
 use axum::extract::{ConnectInfo, Request, State};
@@ -25,7 +26,10 @@ pub struct RateLimitLayer {
 /// Middleware.
 pub async fn layer(State(rl): State<RateLimitLayer>, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    let policy = if path.starts_with("/api/") {
+    let identity = req.extensions().get::<ClientIdentity>().cloned();
+    let policy = if let Some(id) = &identity {
+        id.policy
+    } else if path.starts_with("/api/") {
         rl.client
     } else if path.starts_with("/admin/") || path == "/admin" {
         rl.admin
@@ -37,8 +41,11 @@ pub async fn layer(State(rl): State<RateLimitLayer>, req: Request, next: Next) -
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    let ip = client_ip(peer, req.headers(), &rl.trusted);
-    let decision = match rl.limiter.check(&policy, &ip.to_string()).await {
+    let bucket = match &identity {
+        Some(id) => format!("key:{}", id.name),
+        None => client_ip(peer, req.headers(), &rl.trusted).to_string(),
+    };
+    let decision = match rl.limiter.check(&policy, &bucket).await {
         Ok(d) => d,
         Err(e) => return e.into_response(),
     };
@@ -47,7 +54,11 @@ pub async fn layer(State(rl): State<RateLimitLayer>, req: Request, next: Next) -
     } else {
         "refused"
     };
-    metrics::counter!(crate::observability::metrics::RATE_LIMIT, "policy" => policy.name, "decision" => verdict).increment(1);
+    let client = identity
+        .as_ref()
+        .map(|id| id.name.to_string())
+        .unwrap_or_else(|| "anonymous".into());
+    metrics::counter!(crate::observability::metrics::RATE_LIMIT, "policy" => policy.name, "client" => client, "decision" => verdict).increment(1);
     let mut response = if decision.allowed {
         next.run(req).await
     } else {
