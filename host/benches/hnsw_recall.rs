@@ -49,7 +49,7 @@ fn main() {
             let mut d: Vec<(f32, usize)> = data
                 .iter()
                 .enumerate()
-                .map(|(i, v)| (1.0 - v.iter().zip(q).map(|(a, b)| a * b).sum::<f32>(), i))
+                .map(|(i, v)| (1.0 - autbot::rag::index::dot(v, q), i))
                 .collect();
             d.select_nth_unstable_by(10, |a, b| a.0.total_cmp(&b.0));
             d[..10].iter().map(|x| x.1).collect()

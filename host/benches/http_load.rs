@@ -33,6 +33,8 @@ fn config(work: &std::path::Path) -> Config {
     c.plugins.dir = repo().join("plugins/dist");
     c.plugins.cache_dir = Some(work.join("plugin-cache"));
     c.server.max_concurrent_requests = 1024;
+    c.rate_limit.enabled = false;
+    c.cache.backend = autbot::config::CacheBackend::Off;
     c
 }
 
@@ -46,10 +48,10 @@ async fn start(c: Config) -> String {
     format!("http://{addr}/api/query")
 }
 
-async fn run(url: &str, questions: &[&str]) -> (f64, Vec<Duration>) {
+async fn run(url: &str, questions: &[&str], clients: usize) -> (f64, Vec<Duration>) {
     let deadline = Instant::now() + Duration::from_secs(SECONDS);
     let mut tasks = Vec::new();
-    for n in 0..CLIENTS {
+    for n in 0..clients {
         let url = url.to_string();
         let qs: Vec<String> = questions.iter().map(|s| s.to_string()).collect();
         tasks.push(tokio::spawn(async move {
@@ -97,12 +99,21 @@ async fn main() {
     ];
     let work = tempfile::tempdir().unwrap();
     let url = start(config(work.path())).await;
-    let (rps, lat) = run(&url, &questions).await;
+    let (rps, lat) = run(&url, &questions, CLIENTS).await;
     println!(
-        "embedded defaults: {CLIENTS} clients, {SECONDS} s: {rps:.0} req/s, p50 {:?}, p99 {:?} ({} requests)",
+        "embedded defaults, cache off: {CLIENTS} clients, {SECONDS} s: {rps:.0} req/s, p50 {:?}, p99 {:?} ({} requests)",
         pct(&lat, 0.5),
         pct(&lat, 0.99),
         lat.len()
+    );
+    let mut c = config(work.path());
+    c.cache.backend = autbot::config::CacheBackend::Memory;
+    let url = start(c).await;
+    let (rps, lat) = run(&url, &questions, CLIENTS).await;
+    println!(
+        "cache hits (memory cache, 5 questions): {rps:.0} req/s, p50 {:?}, p99 {:?}",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99)
     );
 
     let fake = fake_openai::FakeOpenAi::start().await;
@@ -114,10 +125,10 @@ async fn main() {
     c.llm.base_url = fake.base_url();
     c.llm.api_key = Some("sk-bench".to_string().into());
     let url = start(c).await;
-    let (rps, lat) = run(&url, &questions).await;
+    let (rps, lat) = run(&url, &questions, 1).await;
     let over: Vec<Duration> = lat.iter().map(|d| d.saturating_sub(LLM_DELAY)).collect();
     println!(
-        "fake LLM with {LLM_DELAY:?} delay: {rps:.0} req/s; pipeline overhead (latency - delay) p50 {:?}, p99 {:?}",
+        "fake LLM with {LLM_DELAY:?} delay, one client: {rps:.0} req/s; pipeline overhead (latency - delay) p50 {:?}, p99 {:?}",
         pct(&over, 0.5),
         pct(&over, 0.99)
     );
