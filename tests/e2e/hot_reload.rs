@@ -48,9 +48,7 @@ async fn hot_reload_under_load_loses_no_request() {
     );
     let s = ServerBuilder::new()
         .config(&config)
-        .env("OPENAI_API_KEY", "sk-test")
-        .env("AUTBOT_LLM__PROVIDER", "openai")
-        .env("AUTBOT_LLM__BASE_URL", fake.base_url())
+        .llm(&fake)
         .env("AUTBOT_SECURITY__ADMIN_API_KEYS", r#"["adm"]"#)
         .start()
         .ready()
@@ -177,9 +175,7 @@ async fn a_broken_file_is_reported_and_the_old_version_keeps_serving() {
     );
     let s = ServerBuilder::new()
         .config(&config)
-        .env("OPENAI_API_KEY", "sk-test")
-        .env("AUTBOT_LLM__PROVIDER", "openai")
-        .env("AUTBOT_LLM__BASE_URL", fake.base_url())
+        .llm(&fake)
         .env("AUTBOT_SECURITY__ADMIN_API_KEYS", r#"["adm"]"#)
         .start()
         .ready()

@@ -8,13 +8,7 @@ use std::time::{Duration, Instant};
 async fn sigterm_lets_the_in_flight_request_finish_then_exits_0() {
     let fake = FakeOpenAi::start().await;
     fake.delay(Duration::from_millis(1500));
-    let mut s = ServerBuilder::new()
-        .env("OPENAI_API_KEY", "sk-test")
-        .env("AUTBOT_LLM__PROVIDER", "openai")
-        .env("AUTBOT_LLM__BASE_URL", fake.base_url())
-        .start()
-        .ready()
-        .await;
+    let mut s = ServerBuilder::new().llm(&fake).start().ready().await;
     let url = s.url("/api/query");
     let in_flight = tokio::spawn(async move {
         crate::support::client()

@@ -38,9 +38,7 @@ fn default_builder() -> String {
 fn with_fake(fake: &FakeOpenAi, config: String) -> ServerBuilder {
     ServerBuilder::new()
         .config(&config)
-        .env("OPENAI_API_KEY", "sk-test")
-        .env("AUTBOT_LLM__PROVIDER", "openai")
-        .env("AUTBOT_LLM__BASE_URL", fake.base_url())
+        .llm(fake)
         .env("AUTBOT_SECURITY__ADMIN_API_KEYS", r#"["adm"]"#)
 }
 

@@ -10,9 +10,7 @@ use std::time::Duration;
 
 fn openai(fake: &FakeOpenAi) -> ServerBuilder {
     ServerBuilder::new()
-        .env("OPENAI_API_KEY", "sk-test")
-        .env("AUTBOT_LLM__PROVIDER", "openai")
-        .env("AUTBOT_LLM__BASE_URL", fake.base_url())
+        .llm(fake)
         .env("AUTBOT_LLM__MAX_RETRIES", "0")
         .env("AUTBOT_SECURITY__ADMIN_API_KEYS", r#"["adm"]"#)
 }

@@ -69,6 +69,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Answers with the OpenAI provider against `fake` (key `sk-test`).
+    pub fn llm(self, fake: &super::fake_openai::FakeOpenAi) -> Self {
+        self.env("OPENAI_API_KEY", "sk-test")
+            .env("AUTBOT_LLM__PROVIDER", "openai")
+            .env("AUTBOT_LLM__BASE_URL", fake.base_url())
+    }
+
     /// Adds an environment variable.
     pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
         self.env.push((key.to_string(), value.into()));
