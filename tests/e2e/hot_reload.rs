@@ -135,15 +135,7 @@ async fn hot_reload_under_load_loses_no_request() {
     println!("worst time from write to new version serving: {worst:?}; requests served during reloads: {}", ok.load(Ordering::Relaxed));
     assert!(worst < Duration::from_secs(1), "new version took {worst:?}");
 
-    let list: Vec<serde_json::Value> = client()
-        .get(s.url("/admin/plugins"))
-        .header("x-api-key", "adm")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = s.admin(reqwest::Method::GET, "/admin/plugins").await;
     assert_eq!(
         list[0]["reload_failures"], 1,
         "one broken file, one failure: {:?}",
@@ -181,13 +173,9 @@ async fn a_broken_file_is_reported_and_the_old_version_keeps_serving() {
         .ready()
         .await;
     atomic_write(&live, b"garbage");
-    let r = client()
-        .post(s.url("/admin/plugins/reload"))
-        .header("x-api-key", "adm")
-        .send()
-        .await
-        .unwrap();
-    let outcome: Vec<serde_json::Value> = r.json().await.unwrap();
+    let outcome = s
+        .admin(reqwest::Method::POST, "/admin/plugins/reload")
+        .await;
     assert_eq!(outcome[0]["result"], "failed");
     assert!(outcome[0]["error"]
         .as_str()
@@ -202,25 +190,17 @@ async fn a_broken_file_is_reported_and_the_old_version_keeps_serving() {
         &live,
         &std::fs::read(plugin("tests/plugins/dist/greedy.wasm")).unwrap(),
     );
-    let r = client()
-        .post(s.url("/admin/plugins/reload"))
-        .header("x-api-key", "adm")
-        .send()
-        .await
-        .unwrap();
-    let outcome: Vec<serde_json::Value> = r.json().await.unwrap();
+    let outcome = s
+        .admin(reqwest::Method::POST, "/admin/plugins/reload")
+        .await;
     assert_eq!(outcome[0]["result"], "failed");
     atomic_write(
         &live,
         &std::fs::read(plugin("tests/plugins/dist/version-echo-2.wasm")).unwrap(),
     );
-    let r = client()
-        .post(s.url("/admin/plugins/reload"))
-        .header("x-api-key", "adm")
-        .send()
-        .await
-        .unwrap();
-    let outcome: Vec<serde_json::Value> = r.json().await.unwrap();
+    let outcome = s
+        .admin(reqwest::Method::POST, "/admin/plugins/reload")
+        .await;
     assert_eq!(outcome[0]["result"], "reloaded");
     assert_eq!(
         s.ask("What is AutBot?").await.1["response"],

@@ -176,17 +176,12 @@ fn ungranted_capabilities_and_pin_mismatches_are_refused_at_load() {
 }
 
 async fn plugin_status(s: &crate::support::server::Server, name: &str) -> Value {
-    let list: Vec<Value> = client()
-        .get(s.url("/admin/plugins"))
-        .header("x-api-key", "adm")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    list.into_iter()
+    let list = s.admin(reqwest::Method::GET, "/admin/plugins").await;
+    list.as_array()
+        .expect("a list")
+        .iter()
         .find(|p| p["name"] == name)
+        .cloned()
         .expect("plugin listed")
 }
 

@@ -250,6 +250,19 @@ impl Server {
         }
     }
 
+    /// Calls an admin route with the key `adm` (which tests configure) and returns the JSON body.
+    pub async fn admin(&self, method: reqwest::Method, path: &str) -> serde_json::Value {
+        super::client()
+            .request(method, self.url(path))
+            .header("x-api-key", "adm")
+            .send()
+            .await
+            .expect("admin request")
+            .json()
+            .await
+            .expect("admin JSON")
+    }
+
     /// POSTs a question; returns status and JSON body.
     pub async fn ask(&self, question: &str) -> (u16, serde_json::Value) {
         let r = super::client()
