@@ -1,7 +1,8 @@
 //! `cargo bench --bench observability_overhead`: what metrics and JSON logging add per
 //! request. The full router (every pipeline layer) answers `GET /health` in process
 //! (`tower::ServiceExt::oneshot`, no sockets), 50,000 times per configuration:
-//! neither, metrics only, metrics and JSON access logs (written to a sink).
+//! neither, metrics only, metrics and JSON access logs (the server's subscriber and
+//! background writer, writing to a sink).
 
 use autbot::config::Config;
 use axum::body::Body;
@@ -47,12 +48,12 @@ async fn main() {
     let work = tempfile::tempdir().unwrap();
     let base = per_request(false, work.path()).await;
     let with_metrics = per_request(true, work.path()).await;
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_writer(std::io::sink)
-        .init();
+    // The server's own subscriber (filter, JSON format) and its background writer,
+    // which writes to a sink here instead of stdout.
+    let text = std::fs::read_to_string(repo().join("autbot.toml")).unwrap();
+    let c: Config = toml::from_str(&text).unwrap();
+    let (writer, _guard) = autbot::observability::log_writer::batched(std::io::sink()).unwrap();
+    autbot::observability::logs::try_init_with(&c.observability, writer).unwrap();
     let with_logs = per_request(true, work.path()).await;
     println!(
         "GET /health through the whole pipeline: {base:.2} µs/request without metrics or logs"

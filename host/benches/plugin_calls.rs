@@ -1,6 +1,7 @@
 //! `cargo bench --bench plugin_calls`: cost of the three default plugins per request
 //! (fresh store + instantiate + call, through the public async API, which hops to a
-//! blocking thread), a bare blocking-thread hop for comparison, and compile time.
+//! blocking thread unless the plugin runs inline), a trivial plugin as the floor, a bare
+//! blocking-thread hop for comparison, and compile time.
 
 use autbot::config::Config;
 use autbot::embeddings::LocalEmbedder;
@@ -89,6 +90,27 @@ async fn main() {
         prompt.push(t3 - t2);
         all.push(t3 - t0);
     }
+    // The floor: a plugin that imports nothing and only upper-cases the query.
+    let mut floor_cfg = c.plugins.clone();
+    floor_cfg.dir = repo().join("tests/plugins/dist");
+    floor_cfg.chain = vec![toml::from_str(
+        r#"name = "echo-upper"
+hook = "preprocessor"
+path = "echo-upper.wasm"
+deadline_ms = 50"#,
+    )
+    .unwrap()];
+    let floor = PluginHost::new(&floor_cfg, services()).unwrap();
+    let mut trivial = vec![];
+    for _ in 0..N {
+        let t0 = Instant::now();
+        let _ = floor
+            .preprocess("How are plugins sandboxed?".into(), "bench")
+            .await
+            .unwrap();
+        trivial.push(t0.elapsed());
+    }
+    println!("echo-upper      (trivial floor):  {}", stats(trivial));
     println!("query-guard     (preprocessor):   {}", stats(pre));
     println!("source-weighter (ranker, 4 docs): {}", stats(rank));
     println!("prompt-builder  (prompt-builder): {}", stats(prompt));

@@ -51,12 +51,12 @@ fn run(cli: Cli) -> Result<(), String> {
             if let Some(d) = data {
                 config.index.data_dir = d;
             }
-            observability::init(&config.observability);
+            let _logs = observability::init(&config.observability);
             runtime()?.block_on(index(config))
         }
         Command::Serve => {
             let config = load_valid_config(cli.config.as_deref())?;
-            observability::init(&config.observability);
+            let _logs = observability::init(&config.observability);
             let sentry = observability::sentry::init(&config)?;
             let result = runtime()?
                 .block_on(serve::serve(config))

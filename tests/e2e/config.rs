@@ -87,7 +87,7 @@ async fn secrets_never_appear_in_check_config_or_logs() {
         fake.requests("chat")[0].authorization.as_deref(),
         Some(&*format!("Bearer {openai}"))
     );
-    let logs = s.logs();
+    let logs = s.logs_flushed().await;
     assert!(logs.contains("request completed"));
     assert!(!logs.contains(admin), "admin key leaked into the logs");
     assert!(!logs.contains(openai), "OpenAI key leaked into the logs");

@@ -142,7 +142,8 @@ async fn hot_reload_under_load_loses_no_request() {
         list[0]
     );
     let reload_errors: Vec<String> = s
-        .logs()
+        .logs_flushed()
+        .await
         .lines()
         .filter(|l| l.contains("reload failed"))
         .map(str::to_string)

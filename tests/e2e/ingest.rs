@@ -176,7 +176,7 @@ async fn the_index_persists_across_restarts() {
         .ready()
         .await;
     let (_, first) = s.ask("How do I rotate admin keys?").await;
-    assert!(s.logs().contains("index built"));
+    assert!(s.logs_flushed().await.contains("index built"));
     drop(s);
     assert!(Path::new(&index_dir).join("manifest.json").exists());
     let s = ServerBuilder::new()
@@ -184,7 +184,7 @@ async fn the_index_persists_across_restarts() {
         .start()
         .ready()
         .await;
-    let logs = s.logs();
+    let logs = s.logs_flushed().await;
     assert!(
         logs.contains("index loaded") && !logs.contains("index built"),
         "{logs}"
@@ -265,6 +265,7 @@ async fn an_index_from_another_embedding_model_is_refused_or_rebuilt() {
         .start()
         .ready()
         .await;
-    assert!(s.logs().contains("rebuilding") && s.logs().contains("index built"));
+    let logs = s.logs_flushed().await;
+    assert!(logs.contains("rebuilding") && logs.contains("index built"));
     assert_eq!(s.ask("What is AutBot?").await.0, 200);
 }

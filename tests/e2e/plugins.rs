@@ -236,7 +236,8 @@ async fn misbehaving_plugins_fail_only_their_own_call() {
     assert!(body["error"].as_str().unwrap().contains("trapped"));
     let (status, _) = s.ask("a normal question about AutBot").await;
     assert_eq!(status, 200);
-    assert!(s.logs().contains("plugin wrote to stderr") || s.logs().contains("plugin call failed"));
+    let logs = s.logs_flushed().await;
+    assert!(logs.contains("plugin wrote to stderr") || logs.contains("plugin call failed"));
 
     // on_error = "skip": the failing plugin is passed over.
     let config = entry(

@@ -266,6 +266,10 @@ pub struct PluginsConfig {
     pub watch: bool,
     /// Where compiled plugin code is cached between runs (none: no cache).
     pub cache_dir: Option<PathBuf>,
+    /// Plugins whose `deadline_ms` is at most this, and that hold no capability
+    /// that waits (`search`, `embed`, `llm`), run on the request's own task instead
+    /// of hopping to a blocking thread; 0 sends every call to the blocking pool.
+    pub inline_max_deadline_ms: u64,
     /// The plugins, in chain order per hook.
     pub chain: Vec<PluginEntry>,
 }
@@ -276,6 +280,7 @@ impl Default for PluginsConfig {
             dir: "plugins/dist".into(),
             watch: true,
             cache_dir: Some(".autbot/plugin-cache".into()),
+            inline_max_deadline_ms: 50,
             chain: Vec::new(),
         }
     }

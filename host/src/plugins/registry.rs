@@ -25,6 +25,8 @@ pub struct PluginSlot {
     pub path: PathBuf,
     name: Arc<str>,
     config: Arc<HashMap<String, String>>,
+    /// Calls run on the request's task (see `PluginsConfig::inline_max_deadline_ms`).
+    inline: bool,
     current: ArcSwap<LoadedPlugin>,
     calls: AtomicU64,
     failures: AtomicU64,
@@ -96,6 +98,8 @@ impl PluginHost {
                     Arc::new(PluginSlot {
                         name: Arc::from(entry.name.as_str()),
                         config: Arc::new(plugin_config(&entry.config)),
+                        inline: entry.deadline_ms <= config.inline_max_deadline_ms
+                            && !entry.capabilities.iter().any(|c| c.waits()),
                         entry: entry.clone(),
                         path,
                         current: ArcSwap::from_pointee(loaded),
@@ -284,7 +288,7 @@ impl PluginHost {
         Ok(messages.into_iter().map(to_chat).collect())
     }
 
-    /// One call on a blocking thread, with counting and the output-size check.
+    /// One call (inline or on a blocking thread), with counting and the output-size check.
     async fn call<R: Send + 'static>(
         &self,
         slot: &Arc<PluginSlot>,
@@ -301,11 +305,12 @@ impl PluginHost {
         let started = std::time::Instant::now();
         let (plugin, hook) = (slot.entry.name.clone(), slot.entry.hook.name());
         let loaded = slot.current.load_full();
+        let inline = slot.inline;
         let slot = slot.clone();
         let services = self.services.clone();
         let engine = self.runtime.engine.clone();
         let request_id = request_id.to_string();
-        let outcome = tokio::task::spawn_blocking(move || {
+        let run = move || {
             let ctx = CallContext {
                 name: &slot.name,
                 entry: &slot.entry,
@@ -319,9 +324,16 @@ impl PluginHost {
                 return Err(CallError::Output(n, slot.entry.max_output_bytes));
             }
             Ok(r)
-        })
-        .await
-        .unwrap_or_else(|e| Err(CallError::Contract(format!("the call task failed: {e}"))));
+        };
+        // A short, compute-only call costs less than the hop to a blocking thread;
+        // its deadline bounds how long it can hold this task's worker.
+        let outcome = if inline {
+            run()
+        } else {
+            tokio::task::spawn_blocking(run)
+                .await
+                .unwrap_or_else(|e| Err(CallError::Contract(format!("the call task failed: {e}"))))
+        };
         metrics::histogram!(PLUGIN_DURATION, "plugin" => plugin.clone(), "hook" => hook)
             .record(started.elapsed().as_secs_f64());
         let result = if outcome.is_ok() { "ok" } else { "failed" };

@@ -45,41 +45,52 @@ impl Guest for PromptBuilder {
 
 autbot_sdk::export_prompt_builder!(PromptBuilder);
 
-/// Escape text for use inside the context block (element text or a
-/// double-quoted attribute).
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
+/// Appends `text` escaped for the context block (element text or a double-quoted
+/// attribute) to `out`, copying the runs between special bytes whole (the bytes
+/// escaped are ASCII, so splitting there keeps UTF-8 intact).
+fn escape_into(out: &mut String, text: &str) {
+    let mut start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            _ => continue,
+        };
+        out.push_str(&text[start..i]);
+        out.push_str(entity);
+        start = i + 1;
     }
-    out
+    out.push_str(&text[start..]);
 }
 
 /// The messages for `question` given the ranked `passages`.
 pub fn build(persona: &str, question: &str, passages: &[Passage]) -> Vec<Message> {
     let system = format!("{}\n\n{CONTEXT_RULE}", persona.trim_end());
 
-    let mut user = String::from("<context>\n");
+    let size: usize = passages
+        .iter()
+        .map(|p| p.text.len() + p.id.len() + p.source.len() + p.heading.len() + 64)
+        .sum();
+    let mut user = String::with_capacity(size + question.len() + 64);
+    user.push_str("<context>\n");
     if passages.is_empty() {
         user.push_str("(no passages were found for this question)\n");
     }
     for p in passages {
-        user.push_str(&format!(
-            "<passage id=\"{}\" source=\"{}\"",
-            escape(&p.id),
-            escape(&p.source)
-        ));
+        user.push_str("<passage id=\"");
+        escape_into(&mut user, &p.id);
+        user.push_str("\" source=\"");
+        escape_into(&mut user, &p.source);
+        user.push('"');
         if !p.heading.is_empty() {
-            user.push_str(&format!(" heading=\"{}\"", escape(&p.heading)));
+            user.push_str(" heading=\"");
+            escape_into(&mut user, &p.heading);
+            user.push('"');
         }
         user.push_str(">\n");
-        user.push_str(escape(p.text.trim()).as_str());
+        escape_into(&mut user, p.text.trim());
         user.push_str("\n</passage>\n");
     }
     user.push_str("</context>\n\nQuestion: ");

@@ -18,6 +18,7 @@
 
 use autbot_sdk::preprocessor::{Guest, Query, Rejection};
 use autbot_sdk::{config, log};
+use std::borrow::Cow;
 
 /// Built-in phrase patterns (see the crate docs for the syntax).
 const BUILTIN_PATTERNS: &[&str] = &[
@@ -129,12 +130,26 @@ fn words(text: &str) -> Vec<String> {
 }
 
 /// One word position of a pattern: alternatives, possibly optional.
-struct Slot {
-    alternatives: Vec<String>,
+struct Slot<'a> {
+    alternatives: Vec<Cow<'a, str>>,
     optional: bool,
 }
 
-fn compile(pattern: &str) -> Vec<Slot> {
+/// The words of one alternative; borrowed when it already is a single
+/// lower-case word (every built-in alternative), so compiling costs no copies.
+fn alternative_words(alternative: &str) -> Vec<Cow<'_, str>> {
+    if !alternative.is_empty()
+        && alternative
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        vec![Cow::Borrowed(alternative)]
+    } else {
+        words(alternative).into_iter().map(Cow::Owned).collect()
+    }
+}
+
+fn compile(pattern: &str) -> Vec<Slot<'_>> {
     pattern
         .split_whitespace()
         .filter_map(|token| {
@@ -144,7 +159,8 @@ fn compile(pattern: &str) -> Vec<Slot> {
             } else {
                 token
             };
-            let alternatives: Vec<String> = body.split('|').flat_map(words).collect();
+            let alternatives: Vec<Cow<str>> =
+                body.split('|').flat_map(alternative_words).collect();
             (!alternatives.is_empty()).then_some(Slot {
                 alternatives,
                 optional,

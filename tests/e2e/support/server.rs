@@ -210,6 +210,13 @@ impl Server {
         self.logs.lock().unwrap().clone()
     }
 
+    /// Everything the server printed, after waiting out its log writer's batching
+    /// interval (20 ms) several times over, so lines of events already done are in.
+    pub async fn logs_flushed(&self) -> String {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        self.logs()
+    }
+
     /// Polls `/ready` until 200.
     pub async fn ready(self) -> Self {
         let client = super::client();
