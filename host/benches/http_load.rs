@@ -51,9 +51,11 @@ async fn start(c: Config) -> String {
 
 async fn run(url: &str, questions: &[&str], clients: usize) -> (f64, Vec<Duration>) {
     let qs: Vec<String> = questions.iter().map(|s| s.to_string()).collect();
-    post_for(url, clients, move |i| {
-        serde_json::json!({"query": qs[i % qs.len()]})
-    })
+    post_for(
+        url,
+        clients,
+        move |i| serde_json::json!({"query": qs[i % qs.len()]}),
+    )
     .await
 }
 
@@ -74,12 +76,7 @@ async fn post_for(
             let mut i = n;
             while Instant::now() < deadline {
                 let t = Instant::now();
-                let r = c
-                    .post(&url)
-                    .json(&body(i))
-                    .send()
-                    .await
-                    .unwrap();
+                let r = c.post(&url).json(&body(i)).send().await.unwrap();
                 assert_eq!(r.status(), 200);
                 let _ = r.bytes().await.unwrap();
                 lat.push(t.elapsed());

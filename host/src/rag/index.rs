@@ -1,19 +1,14 @@
-//! The in-memory hybrid index: an `hnsw_rs` graph over unit vectors (cosine) plus BM25,
+//! The in-memory hybrid index: the HNSW graph over unit vectors (cosine, `graph.rs`) plus BM25,
 //! fused by weighted reciprocal-rank fusion.
 
 use super::bm25::Bm25;
 use super::chunk::Chunk;
-use hnsw_rs::anndists::dist::Distance;
-use hnsw_rs::hnsw::Hnsw;
+use super::graph::Graph;
 use serde::{Deserialize, Serialize};
 
 /// Layout version of the persisted index; bump when the files change shape.
-pub const FORMAT_VERSION: u32 = 1;
-
-/// Graph parameters: max neighbours per node, construction breadth, layers.
-pub const MAX_NB_CONNECTION: usize = 24;
-pub const EF_CONSTRUCTION: usize = 200;
-const MAX_LAYER: usize = 16;
+/// 2: the frozen HNSW graph is stored in `graph.bin` instead of rebuilt at load.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What an index was built from; stored next to it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -29,35 +24,6 @@ pub struct Manifest {
     pub built_at_unix: u64,
     /// Content version: changes whenever any chunk or the model changes.
     pub version: String,
-}
-
-/// Cosine distance for unit vectors: `1 - a·b`, clamped (rounding can push a·b past 1).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct UnitCosine;
-
-impl Distance<f32> for UnitCosine {
-    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
-        (1.0 - dot(a, b)).max(0.0)
-    }
-}
-
-/// Dot product with eight independent accumulators, so the compiler can vectorise it
-/// (a plain `sum()` of f32 must keep its order and runs one add at a time).
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
 }
 
 /// Retrieval knobs (from `[index]`).
@@ -85,26 +51,18 @@ pub struct Hit {
 pub struct Index {
     pub manifest: Manifest,
     pub chunks: Vec<Chunk>,
-    graph: Option<Hnsw<'static, f32, UnitCosine>>,
+    graph: Option<Graph>,
     bm25: Bm25,
 }
 
 impl Index {
     /// Builds the graph and the lexical index. `vectors[i]` belongs to `chunks[i]`.
     pub fn build(manifest: Manifest, chunks: Vec<Chunk>, vectors: &[Vec<f32>]) -> Self {
-        let graph = (!vectors.is_empty()).then(|| {
-            let mut g = Hnsw::new(
-                MAX_NB_CONNECTION,
-                vectors.len(),
-                MAX_LAYER,
-                EF_CONSTRUCTION,
-                UnitCosine,
-            );
-            let items: Vec<(&Vec<f32>, usize)> = vectors.iter().zip(0..).collect();
-            g.parallel_insert(&items);
-            g.set_searching_mode(true);
-            g
-        });
+        Self::with_graph(manifest, chunks, Graph::build(vectors))
+    }
+
+    /// Assembles an index around an already built (or loaded) graph.
+    pub fn with_graph(manifest: Manifest, chunks: Vec<Chunk>, graph: Option<Graph>) -> Self {
         let texts: Vec<String> = chunks.iter().map(Chunk::embedding_text).collect();
         let bm25 = Bm25::build(texts.iter().map(String::as_str));
         Self {
@@ -115,15 +73,16 @@ impl Index {
         }
     }
 
+    /// The vector graph (none for an empty index).
+    pub fn graph(&self) -> Option<&Graph> {
+        self.graph.as_ref()
+    }
+
     /// Hybrid search: vector neighbours and BM25 matches fused by weighted RRF.
     pub fn search(&self, query_vec: &[f32], query_text: &str, p: &SearchParams) -> Vec<Hit> {
         let pool = (p.top_k * 5).max(20);
         let vector: Vec<(usize, f32)> = match (&self.graph, p.vector_weight > 0.0) {
-            (Some(g), true) => g
-                .search(query_vec, pool, p.ef_search.max(pool))
-                .into_iter()
-                .map(|n| (n.d_id, 1.0 - n.distance))
-                .collect(),
+            (Some(g), true) => g.search(query_vec, pool, p.ef_search.max(pool)),
             _ => Vec::new(),
         };
         let lexical = if p.bm25_weight > 0.0 {

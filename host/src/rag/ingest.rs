@@ -122,9 +122,11 @@ pub async fn build(
         seconds: 0.0,
     };
     let index = tokio::task::spawn_blocking(move || {
-        store::save(&index_dir, &manifest, &chunks, &vectors)
+        let index = Index::build(manifest, chunks, &vectors);
+        drop(vectors);
+        store::save(&index_dir, &index)
             .map_err(|e| format!("cannot save the index to {}: {e}", index_dir.display()))?;
-        Ok::<_, String>(Index::build(manifest, chunks, &vectors))
+        Ok::<_, String>(index)
     })
     .await
     .map_err(|e| format!("index build task failed: {e}"))??;

@@ -1,19 +1,16 @@
-//! Persistence of an index directory: `manifest.json`, `chunks.jsonl` and `vectors.f32`
-//! (little-endian, chunk order). Written to a sibling temporary directory and renamed
-//! into place, so a crash never leaves a half-written index.
+//! Persistence of an index directory: `manifest.json`, `chunks.jsonl`, `vectors.f32`
+//! (little-endian, chunk order) and `graph.bin` (the frozen HNSW graph, so loading
+//! never rebuilds it). Written to a sibling temporary directory and renamed into
+//! place, so a crash never leaves a half-written index.
 
-use super::chunk::Chunk;
+use super::graph::Graph;
 use super::index::{Index, Manifest};
-use std::io::{BufRead, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 /// Writes the index files into `dir`, replacing what was there.
-pub fn save(
-    dir: &Path,
-    manifest: &Manifest,
-    chunks: &[Chunk],
-    vectors: &[Vec<f32>],
-) -> std::io::Result<()> {
+pub fn save(dir: &Path, index: &Index) -> std::io::Result<()> {
+    let (manifest, chunks) = (&index.manifest, &index.chunks);
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
     let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("index");
@@ -29,12 +26,20 @@ pub fn save(
     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
 
     let mut w = BufWriter::new(std::fs::File::create(tmp.join("vectors.f32"))?);
-    for v in vectors {
-        for x in v {
-            w.write_all(&x.to_le_bytes())?;
+    if let Some(graph) = index.graph() {
+        for i in 0..graph.len() {
+            for x in graph.vector(i) {
+                w.write_all(&x.to_le_bytes())?;
+            }
         }
     }
     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+
+    if let Some(graph) = index.graph() {
+        let mut w = BufWriter::new(std::fs::File::create(tmp.join("graph.bin"))?);
+        graph.write_graph(&mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    }
 
     // The manifest last: its presence marks a complete index.
     std::fs::write(
@@ -62,15 +67,14 @@ pub fn read_manifest(dir: &Path) -> Result<Option<Manifest>, String> {
     }
 }
 
-/// Loads a saved index and rebuilds its search structures.
+/// Loads a saved index: chunks, vectors and the stored graph (BM25 is rebuilt).
 pub fn load(dir: &Path, manifest: Manifest) -> Result<Index, String> {
     let io = |e: std::io::Error| format!("{}: {e}", dir.display());
     let file = std::fs::File::open(dir.join("chunks.jsonl")).map_err(io)?;
     let mut chunks = Vec::with_capacity(manifest.chunks);
-    for line in std::io::BufReader::new(file).lines() {
+    for line in BufReader::new(file).lines() {
         let line = line.map_err(io)?;
-        chunks
-            .push(serde_json::from_str::<Chunk>(&line).map_err(|e| format!("chunks.jsonl: {e}"))?);
+        chunks.push(serde_json::from_str(&line).map_err(|e| format!("chunks.jsonl: {e}"))?);
     }
     let mut bytes = Vec::new();
     std::fs::File::open(dir.join("vectors.f32"))
@@ -85,14 +89,18 @@ pub fn load(dir: &Path, manifest: Manifest) -> Result<Index, String> {
             dims
         ));
     }
-    let vectors: Vec<Vec<f32>> = bytes
-        .chunks_exact(dims * 4)
-        .map(|v| {
-            v.chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect()
-        })
+    let vectors: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect();
     drop(bytes);
-    Ok(Index::build(manifest, chunks, &vectors))
+    let graph = if vectors.is_empty() {
+        None
+    } else {
+        let file = std::fs::File::open(dir.join("graph.bin")).map_err(io)?;
+        let graph = Graph::read_graph(&mut BufReader::new(file), dims, vectors)
+            .map_err(|e| format!("{}: {e}", dir.join("graph.bin").display()))?;
+        Some(graph)
+    };
+    Ok(Index::with_graph(manifest, chunks, graph))
 }
