@@ -68,7 +68,7 @@ fn main() {
     graph.write_graph(&mut bytes).unwrap();
     let flat: Vec<f32> = data.iter().flatten().copied().collect();
     let t = Instant::now();
-    let loaded = Graph::read_graph(&mut bytes.as_slice(), DIM, flat).unwrap();
+    let loaded = Graph::read_graph(&mut bytes.as_slice(), DIM, &flat).unwrap();
     println!(
         "graph file {:.1} MiB ({:.0} bytes per vector); parsed back in {:.0} ms",
         bytes.len() as f64 / (1 << 20) as f64,

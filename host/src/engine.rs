@@ -231,7 +231,20 @@ impl Engine {
                 self.install(index);
                 Ok(())
             }
-            None => self.reindex().await.map(|_| ()),
+            None => {
+                if let Ok(Some(m)) = store::read_manifest(&dir) {
+                    tracing::warn!(
+                        stored_model = %m.model,
+                        stored_dimensions = m.dimensions,
+                        stored_format = m.format_version,
+                        model = %self.embedder.model_id(),
+                        dimensions = self.embedder.dimensions(),
+                        format = crate::rag::index::FORMAT_VERSION,
+                        "the stored index does not match the configured embedder or this version's index format; rebuilding"
+                    );
+                }
+                self.reindex().await.map(|_| ())
+            }
         }
     }
 
@@ -249,7 +262,7 @@ impl Engine {
             return Ok(Some(m));
         }
         if self.rebuild_on_mismatch {
-            tracing::warn!(stored = %m.model, configured = %model, "the stored index was built with another embedding model; rebuilding");
+            // `load_or_build` says so in the log when it rebuilds.
             return Ok(None);
         }
         Err(format!(

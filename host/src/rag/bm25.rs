@@ -16,11 +16,11 @@ pub struct Bm25 {
 
 impl Bm25 {
     /// Indexes the documents; document numbers are their positions.
-    pub fn build<'a>(docs: impl Iterator<Item = &'a str>) -> Self {
+    pub fn build<S: AsRef<str>>(docs: impl Iterator<Item = S>) -> Self {
         let mut postings: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
         let mut doc_len = Vec::new();
         for (n, doc) in docs.enumerate() {
-            let words = terms(doc);
+            let words = terms(doc.as_ref());
             doc_len.push(words.len() as u32);
             let mut tf: HashMap<String, u32> = HashMap::new();
             for w in words {
@@ -36,6 +36,8 @@ impl Bm25 {
         } else {
             total as f64 / doc_len.len() as f64
         };
+        // Growth by doubling leaves up to half of each list unused: give it back.
+        postings.values_mut().for_each(Vec::shrink_to_fit);
         postings.shrink_to_fit();
         Self {
             postings,

@@ -63,8 +63,7 @@ impl Index {
 
     /// Assembles an index around an already built (or loaded) graph.
     pub fn with_graph(manifest: Manifest, chunks: Vec<Chunk>, graph: Option<Graph>) -> Self {
-        let texts: Vec<String> = chunks.iter().map(Chunk::embedding_text).collect();
-        let bm25 = Bm25::build(texts.iter().map(String::as_str));
+        let bm25 = Bm25::build(chunks.iter().map(Chunk::embedding_text));
         Self {
             manifest,
             chunks,

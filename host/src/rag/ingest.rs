@@ -123,8 +123,7 @@ pub async fn build(
     };
     let index = tokio::task::spawn_blocking(move || {
         let index = Index::build(manifest, chunks, &vectors);
-        drop(vectors);
-        store::save(&index_dir, &index)
+        store::save(&index_dir, &index, &vectors)
             .map_err(|e| format!("cannot save the index to {}: {e}", index_dir.display()))?;
         Ok::<_, String>(index)
     })

@@ -8,8 +8,9 @@ use super::index::{Index, Manifest};
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-/// Writes the index files into `dir`, replacing what was there.
-pub fn save(dir: &Path, index: &Index) -> std::io::Result<()> {
+/// Writes the index files into `dir`, replacing what was there; `vectors[i]` is the
+/// embedding of chunk `i` (the graph keeps only 8-bit codes of them).
+pub fn save(dir: &Path, index: &Index, vectors: &[Vec<f32>]) -> std::io::Result<()> {
     let (manifest, chunks) = (&index.manifest, &index.chunks);
     let parent = dir.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent)?;
@@ -26,12 +27,8 @@ pub fn save(dir: &Path, index: &Index) -> std::io::Result<()> {
     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
 
     let mut w = BufWriter::new(std::fs::File::create(tmp.join("vectors.f32"))?);
-    if let Some(graph) = index.graph() {
-        for i in 0..graph.len() {
-            for x in graph.vector(i) {
-                w.write_all(&x.to_le_bytes())?;
-            }
-        }
+    for x in vectors.iter().flatten() {
+        w.write_all(&x.to_le_bytes())?;
     }
     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
 
@@ -98,9 +95,10 @@ pub fn load(dir: &Path, manifest: Manifest) -> Result<Index, String> {
         None
     } else {
         let file = std::fs::File::open(dir.join("graph.bin")).map_err(io)?;
-        let graph = Graph::read_graph(&mut BufReader::new(file), dims, vectors)
+        let graph = Graph::read_graph(&mut BufReader::new(file), dims, &vectors)
             .map_err(|e| format!("{}: {e}", dir.join("graph.bin").display()))?;
         Some(graph)
     };
+    drop(vectors);
     Ok(Index::with_graph(manifest, chunks, graph))
 }
