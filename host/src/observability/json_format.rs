@@ -8,6 +8,7 @@
 use std::fmt::{self, Write};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_log::NormalizeEvent;
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
@@ -51,12 +52,15 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let meta = event.metadata();
+        // Events forwarded from the `log` crate carry a generic `log` target; use theirs.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         writer.write_str("{\"timestamp\":\"")?;
         SystemTime.format_time(&mut writer)?;
         write!(writer, "\",\"level\":\"{}\",\"target\":", meta.level())?;
         write_json_str(&mut writer, meta.target())?;
         let mut visitor = PairWriter::new(writer.by_ref(), false);
+        visitor.skip_log_fields = normalized.is_some();
         event.record(&mut visitor);
         visitor.result?;
         if let Some(span) = ctx.lookup_current() {
@@ -79,6 +83,9 @@ struct PairWriter<'w> {
     writer: Writer<'w>,
     first: bool,
     result: fmt::Result,
+    /// Leave out the `log.*` fields of an event forwarded from the `log` crate (its
+    /// target is already used; file and line are noise in production logs).
+    skip_log_fields: bool,
 }
 
 impl<'w> PairWriter<'w> {
@@ -87,11 +94,12 @@ impl<'w> PairWriter<'w> {
             writer,
             first,
             result: Ok(()),
+            skip_log_fields: false,
         }
     }
 
     fn pair(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'w>) -> fmt::Result) {
-        if self.result.is_err() {
+        if self.result.is_err() || (self.skip_log_fields && field.name().starts_with("log.")) {
             return;
         }
         self.result = (|| {
@@ -246,6 +254,20 @@ mod tests {
         assert_eq!(lines[1]["error"], "tab\there");
         assert!(lines[1]["ratio"].is_null());
         assert!(lines[2].get("span").is_none());
+    }
+
+    #[test]
+    fn events_from_the_log_crate_keep_their_target() {
+        let lines = capture(|| {
+            let _ = tracing_log::LogTracer::init();
+            log::warn!(target: "hnsw_rs::hnsw", "from log");
+        });
+        let line = lines
+            .iter()
+            .find(|l| l["message"] == "from log")
+            .expect("the log event");
+        assert_eq!(line["target"], "hnsw_rs::hnsw");
+        assert!(line.get("log.target").is_none() && line.get("log.line").is_none());
     }
 
     #[test]

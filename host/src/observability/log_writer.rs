@@ -26,7 +26,10 @@ pub const MAX_BUFFERED_BYTES: usize = 8 * 1024 * 1024;
 #[derive(Default)]
 struct Buffer {
     bytes: Vec<u8>,
-    closed: bool,
+    /// The guard asked the flusher to write what is left and stop.
+    closing: bool,
+    /// The flusher has written everything and stopped: writers write through.
+    done: bool,
 }
 
 #[derive(Default)]
@@ -78,33 +81,37 @@ pub fn batched(out: impl Write + Send + 'static) -> std::io::Result<(BatchedWrit
 fn flush_loop(shared: &Shared, mut out: impl Write) {
     let mut spare = Vec::new();
     loop {
-        let closed = {
+        let closing = {
             let mut buffer = shared.lock();
-            if !buffer.closed && buffer.bytes.len() < FLUSH_BYTES {
+            if !buffer.closing && buffer.bytes.len() < FLUSH_BYTES {
                 buffer = shared
                     .full
                     .wait_timeout(buffer, FLUSH_INTERVAL)
                     .map(|(b, _)| b)
                     .unwrap_or_else(|e| e.into_inner().0);
             }
+            if buffer.closing && buffer.bytes.is_empty() {
+                // Everything before this point is written; later lines go straight out.
+                buffer.done = true;
+                shared.drained.notify_all();
+                return;
+            }
             std::mem::swap(&mut buffer.bytes, &mut spare);
-            buffer.closed
+            buffer.closing
         };
         shared.drained.notify_all();
-        if !spare.is_empty() {
-            // Nowhere to report a failing log output; keep serving.
-            let _ = out.write_all(&spare).and_then(|()| out.flush());
-            spare.clear();
-        }
-        if closed && shared.lock().bytes.is_empty() {
-            return;
+        // Nowhere to report a failing log output; keep serving.
+        let _ = out.write_all(&spare).and_then(|()| out.flush());
+        spare.clear();
+        if closing {
+            shared.full.notify_one();
         }
     }
 }
 
 impl Drop for FlushGuard {
     fn drop(&mut self) {
-        self.shared.lock().closed = true;
+        self.shared.lock().closing = true;
         self.shared.full.notify_one();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -115,7 +122,7 @@ impl Drop for FlushGuard {
 impl Write for &BatchedWriter {
     fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
         let mut buffer = self.shared.lock();
-        while buffer.bytes.len() >= MAX_BUFFERED_BYTES && !buffer.closed {
+        while buffer.bytes.len() >= MAX_BUFFERED_BYTES && !buffer.done {
             self.shared.full.notify_one();
             buffer = self
                 .shared
@@ -123,8 +130,8 @@ impl Write for &BatchedWriter {
                 .wait(buffer)
                 .unwrap_or_else(|e| e.into_inner());
         }
-        if buffer.closed {
-            // After shutdown started: write through so the line is not lost.
+        if buffer.done {
+            // After the flusher stopped: write through so the line is not lost.
             drop(buffer);
             return std::io::stdout().write(line);
         }

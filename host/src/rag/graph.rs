@@ -294,6 +294,7 @@ impl Graph {
         generation: u32,
     ) -> Vec<Scored> {
         let bottom = &self.layers[0];
+        let ef = ef.min(self.len());
         let mut candidates = BinaryHeap::with_capacity(ef * 2);
         let mut results: BinaryHeap<Scored> = BinaryHeap::with_capacity(ef + 1);
         marks[start.1 as usize] = generation;

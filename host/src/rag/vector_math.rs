@@ -4,6 +4,8 @@
 
 /// `a · b` over the common length.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
@@ -48,8 +50,11 @@ fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// `a · b` of two 8-bit codes, exact in `i32` (up to 2^17 dimensions).
+/// `a · b` of two 8-bit codes over the common length, exact in `i32` (up to 2^17
+/// dimensions).
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") {
@@ -113,6 +118,19 @@ mod tests {
             assert_eq!(dot_i8(&ia, &ib), exact, "len {len}");
             assert_eq!(dot_i8_portable(&ia, &ib), exact, "len {len}");
         }
+    }
+
+    #[test]
+    fn different_lengths_use_the_common_prefix() {
+        let a: Vec<f32> = (0..20).map(|i| i as f32 / 10.0).collect();
+        let b: Vec<f32> = (0..35).map(|i| 1.0 - i as f32 / 50.0).collect();
+        let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot(&a, &b) - naive).abs() < 1e-4);
+        assert!((dot(&b, &a) - naive).abs() < 1e-4);
+        let ia: Vec<i8> = (0..20).collect();
+        let ib: Vec<i8> = (0..35).map(|i| 17 - i).collect();
+        let exact: i32 = ia.iter().zip(&ib).map(|(x, y)| *x as i32 * *y as i32).sum();
+        assert_eq!(dot_i8(&ia, &ib), exact);
     }
 
     #[test]
