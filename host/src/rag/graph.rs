@@ -208,11 +208,6 @@ impl Graph {
         self.scales.is_empty()
     }
 
-    /// Dimensions of every vector.
-    pub fn dims(&self) -> usize {
-        self.dims
-    }
-
     fn codes(&self, node: u32) -> &[i8] {
         let at = node as usize * self.dims;
         &self.codes[at..at + self.dims]
