@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/build-plugins.sh
+# The plugins' own unit tests, compiled natively.
+cargo test --quiet --manifest-path plugins/Cargo.toml --workspace
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast "$@"
 else

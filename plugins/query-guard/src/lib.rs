@@ -118,75 +118,99 @@ pub fn normalise(text: &str) -> String {
     out
 }
 
-/// Lower-case words of `text`: split on anything but letters and digits,
-/// apostrophes dropped ("you're" -> "youre").
-fn words(text: &str) -> Vec<String> {
-    text.to_lowercase()
-        .replace(['\'', '\u{2019}'], "")
-        .split(|c: char| !c.is_alphanumeric())
+/// Words of already lower-cased text: split on anything but letters and digits,
+/// apostrophes dropped ("you're" -> "youre"). Borrowed unless an apostrophe had
+/// to be removed.
+fn words(lower: &str) -> Vec<Cow<'_, str>> {
+    lower
+        .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '\u{2019}')
+        .map(|w| {
+            if w.contains(['\'', '\u{2019}']) {
+                Cow::Owned(w.replace(['\'', '\u{2019}'], ""))
+            } else {
+                Cow::Borrowed(w)
+            }
+        })
         .filter(|w| !w.is_empty())
-        .map(str::to_string)
         .collect()
 }
 
-/// One word position of a pattern: alternatives, possibly optional.
-struct Slot<'a> {
-    alternatives: Vec<Cow<'a, str>>,
-    optional: bool,
+/// One word position of a pattern token: `a|b|c` or `(a|b)`, or `(a|b)?` when
+/// optional.
+fn slot(token: &str) -> (&str, bool) {
+    if let Some(body) = token.strip_prefix('(').and_then(|t| t.strip_suffix(")?")) {
+        return (body, true);
+    }
+    let body = token.strip_prefix('(').and_then(|t| t.strip_suffix(')'));
+    (body.unwrap_or(token), false)
 }
 
-/// The words of one alternative; borrowed when it already is a single
-/// lower-case word (every built-in alternative), so compiling costs no copies.
-fn alternative_words(alternative: &str) -> Vec<Cow<'_, str>> {
-    if !alternative.is_empty()
-        && alternative
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    {
-        vec![Cow::Borrowed(alternative)]
+/// Does one alternative of a slot accept `word`? An alternative is compared by
+/// its words, like the text (so "You're" accepts "youre"). In a `plain` pattern
+/// (every built-in one) each alternative already is one lower-case word.
+fn accepts(alternative: &str, word: &str, plain: bool) -> bool {
+    if plain {
+        alternative == word
     } else {
-        words(alternative).into_iter().map(Cow::Owned).collect()
+        words(&alternative.to_lowercase()).iter().any(|a| a == word)
     }
 }
 
-fn compile(pattern: &str) -> Vec<Slot<'_>> {
-    pattern
-        .split_whitespace()
-        .filter_map(|token| {
-            let optional = token.starts_with('(') && token.ends_with(")?");
-            let body = if optional {
-                &token[1..token.len() - 2]
-            } else {
-                token
-            };
-            let alternatives: Vec<Cow<str>> =
-                body.split('|').flat_map(alternative_words).collect();
-            (!alternatives.is_empty()).then_some(Slot {
-                alternatives,
-                optional,
-            })
-        })
-        .collect()
+/// Every slot written only with lower-case ASCII letters, digits and `|`.
+fn is_plain(pattern: &str) -> bool {
+    pattern.split_ascii_whitespace().all(|token| {
+        slot(token)
+            .0
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'|')
+    })
 }
 
-/// Does `slots` match `text_words` starting exactly at the front?
-fn matches_at(slots: &[Slot], text_words: &[String]) -> bool {
-    let Some((slot, rest)) = slots.split_first() else {
+/// A slot with no words in any alternative (e.g. `!!`) is ignored.
+fn is_blank(body: &str) -> bool {
+    !body.chars().any(char::is_alphanumeric)
+}
+
+/// Does the rest of a pattern (`tokens`) match `text_words` starting exactly at
+/// the front? Walks the pattern text itself, so matching allocates nothing.
+fn matches_at(
+    tokens: std::str::SplitAsciiWhitespace<'_>,
+    text_words: &[Cow<'_, str>],
+    plain: bool,
+) -> bool {
+    let mut rest = tokens.clone();
+    let Some(token) = rest.next() else {
         return true;
     };
+    let (body, optional) = slot(token);
+    if !plain && is_blank(body) {
+        return matches_at(rest, text_words, plain);
+    }
     let here = text_words
         .first()
-        .is_some_and(|w| slot.alternatives.iter().any(|a| a == w))
-        && matches_at(rest, &text_words[1..]);
-    here || (slot.optional && matches_at(rest, text_words))
+        .is_some_and(|w| body.split('|').any(|a| accepts(a, w, plain)))
+        && matches_at(rest.clone(), &text_words[1..], plain);
+    here || (optional && matches_at(rest, text_words, plain))
 }
 
-fn pattern_matches(pattern: &str, text_words: &[String]) -> bool {
-    let slots = compile(pattern);
-    if slots.iter().all(|s| s.optional) {
-        return false; // an empty pattern must not match everything
-    }
-    (0..text_words.len()).any(|start| matches_at(&slots, &text_words[start..]))
+/// Does `pattern` match anywhere in `text_words`? `plain` as in [`is_plain`].
+fn pattern_matches(pattern: &str, text_words: &[Cow<'_, str>], plain: bool) -> bool {
+    (0..text_words.len()).any(|start| {
+        matches_at(
+            pattern.split_ascii_whitespace(),
+            &text_words[start..],
+            plain,
+        )
+    })
+}
+
+/// An operator's pattern is used only if some word is required: an empty one
+/// must not match everything.
+fn has_required_slot(pattern: &str) -> bool {
+    pattern.split_ascii_whitespace().any(|token| {
+        let (body, optional) = slot(token);
+        !optional && !is_blank(body)
+    })
 }
 
 /// The first built-in or extra pattern found in `text`, if any.
@@ -195,13 +219,20 @@ pub fn find_injection(text: &str, extra_patterns: &[String]) -> Option<String> {
     if let Some(marker) = BUILTIN_MARKERS.iter().find(|m| lower.contains(*m)) {
         return Some(marker.to_string());
     }
-    let text_words = words(text);
-    BUILTIN_PATTERNS
+    let text_words = words(&lower);
+    // Built-in patterns are plain and have required words (checked by a test).
+    let builtin = BUILTIN_PATTERNS
         .iter()
         .copied()
-        .chain(extra_patterns.iter().map(String::as_str))
-        .find(|p| pattern_matches(p, &text_words))
-        .map(str::to_string)
+        .find(|p| pattern_matches(p, &text_words, true));
+    let extra = || {
+        extra_patterns
+            .iter()
+            .map(String::as_str)
+            .filter(|p| has_required_slot(p))
+            .find(|p| pattern_matches(p, &text_words, is_plain(p)))
+    };
+    builtin.or_else(extra).map(str::to_string)
 }
 
 #[cfg(test)]
@@ -237,6 +268,13 @@ mod tests {
                 find_injection(&normalise(q), &[]).is_some(),
                 "{q:?} should be flagged"
             );
+        }
+    }
+
+    #[test]
+    fn builtin_patterns_are_plain_with_required_words() {
+        for p in BUILTIN_PATTERNS {
+            assert!(is_plain(p) && has_required_slot(p), "{p:?}");
         }
     }
 
