@@ -138,8 +138,8 @@ async fn main() {
     let url = start(c).await;
     let (rps, lat) = run(&url, &questions, 1).await;
     // The baseline: the same client calling the fake directly with a prompt of the
-    // size the pipeline sends. It carries the fake's own timer slack (a 20 ms sleep
-    // lasts 20-21 ms), so overhead = through AutBot − direct, percentile by percentile.
+    // size the pipeline sends (the fake sleeps its delay to within tens of µs), so
+    // overhead = through AutBot − direct, percentile by percentile.
     let chat = format!("{}/chat/completions", fake.base_url());
     let context = "AutBot is a retrieval-augmented chat server. ".repeat(60);
     let (_, direct) = post_for(&chat, 1, move |_| {

@@ -132,13 +132,29 @@ fn prologue(
     (err, g.delay)
 }
 
+/// Sleeps `delay` to within tens of microseconds. Tokio's timer rounds up to the
+/// next millisecond, which would blur what the benchmark measures, so the last
+/// 2 ms are slept on a blocking thread (a short one, so no shutdown waits on it).
+async fn precise_sleep(delay: Duration) {
+    const TAIL: Duration = Duration::from_millis(2);
+    if delay.is_zero() {
+        return;
+    }
+    let deadline = std::time::Instant::now() + delay;
+    tokio::time::sleep(delay.saturating_sub(TAIL)).await;
+    let rest = deadline.saturating_duration_since(std::time::Instant::now());
+    if !rest.is_zero() {
+        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(rest)).await;
+    }
+}
+
 async fn chat(
     State(inner): State<Shared>,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
     let (err, delay) = prologue(&inner, "chat", &headers, &body);
-    tokio::time::sleep(delay).await;
+    precise_sleep(delay).await;
     if let Some(r) = err {
         return r;
     }
@@ -164,7 +180,7 @@ async fn embeddings(
     Json(body): Json<Value>,
 ) -> Response {
     let (err, delay) = prologue(&inner, "embeddings", &headers, &body);
-    tokio::time::sleep(delay).await;
+    precise_sleep(delay).await;
     if let Some(r) = err {
         return r;
     }
