@@ -99,6 +99,11 @@ fn load(dir: &std::path::Path) {
     let t = Instant::now();
     let manifest = autbot::rag::store::read_manifest(dir).unwrap().unwrap();
     let index = autbot::rag::store::load(dir, manifest).unwrap();
+    // As the server does before serving it (the default configuration makes the 4-bit
+    // codes for exhaustive search at this size).
+    index.prepare(&autbot::engine::search_params(
+        &autbot::config::Config::default(),
+    ));
     let secs = t.elapsed().as_secs_f64();
     let after = rss_kib();
     let vectors = index.chunks.len() * index.manifest.dimensions * 4;

@@ -33,10 +33,12 @@ async fn hit_at_3_on_the_labelled_questions() {
     )
     .unwrap();
     let mut results = Vec::new();
-    for (label, vector_weight, bm25_weight) in [
-        ("vector only", 1.0, 0.0),
-        ("bm25 only", 0.0, 1.0),
-        ("hybrid", 1.0, 1.0),
+    // exhaustive_max_vectors 0: the HNSW graph walk instead of scoring every vector.
+    for (label, vector_weight, bm25_weight, exhaustive_max_vectors) in [
+        ("vector only", 1.0, 0.0, 200_000),
+        ("bm25 only", 0.0, 1.0, 200_000),
+        ("hybrid", 1.0, 1.0, 200_000),
+        ("vector only, graph walk", 1.0, 0.0, 0),
     ] {
         let params = SearchParams {
             top_k: 3,
@@ -44,6 +46,7 @@ async fn hit_at_3_on_the_labelled_questions() {
             bm25_weight,
             rrf_k: 60.0,
             ef_search: 64,
+            exhaustive_max_vectors,
         };
         let mut hits = 0;
         for item in &qa {
@@ -64,4 +67,10 @@ async fn hit_at_3_on_the_labelled_questions() {
     assert!(results[0] >= 0.6, "vector-only hit@3 {:.2}", results[0]);
     assert!(results[2] >= 0.8, "hybrid hit@3 {:.2}", results[2]);
     assert!(results[2] >= results[0], "fusion should not hurt");
+    assert!(
+        (results[3] - results[0]).abs() <= 0.1,
+        "graph walk hit@3 {:.2} vs exhaustive {:.2}",
+        results[3],
+        results[0]
+    );
 }

@@ -203,6 +203,11 @@ impl Graph {
         self.scales.len()
     }
 
+    /// Length of every vector.
+    pub fn dims(&self) -> usize {
+        self.dims
+    }
+
     /// Whether the graph holds no vector.
     pub fn is_empty(&self) -> bool {
         self.scales.is_empty()
@@ -230,6 +235,30 @@ impl Graph {
     fn distance(&self, probe: &Probe, node: u32) -> f32 {
         let dot = dot_i8(&probe.codes, self.codes(node)) as f32;
         1.0 - dot * probe.scale * self.scales[node as usize]
+    }
+
+    /// Cosine similarities of `query` (unit length) to `items`, from the 8-bit codes
+    /// (within about 1e-3 of the exact ones), best first.
+    pub fn rescore(&self, query: &[f32], items: impl Iterator<Item = usize>) -> Vec<(usize, f32)> {
+        if query.len() != self.dims {
+            return Vec::new();
+        }
+        let mut codes = Vec::with_capacity(self.dims);
+        let scale = quantize(query, &mut codes);
+        let probe = Probe { codes, scale };
+        let mut scored: Vec<(usize, f32)> = items
+            .filter(|&i| i < self.len())
+            .map(|i| (i, 1.0 - self.distance(&probe, i as u32)))
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored
+    }
+
+    /// Item `node`'s vector as the 8-bit codes give it back.
+    pub fn decoded(&self, node: usize, out: &mut Vec<f32>) {
+        let scale = self.scales[node];
+        out.clear();
+        out.extend(self.codes(node as u32).iter().map(|&c| c as f32 * scale));
     }
 
     /// The `k` nearest items to `query` (unit length) as `(item, cosine similarity)`,

@@ -4,7 +4,9 @@
 use super::bm25::Bm25;
 use super::chunk::Chunk;
 use super::graph::Graph;
+use super::nibble_scan::NibbleCodes;
 use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
 
 /// Layout version of the persisted index; bump when the files change shape.
 /// 2: the frozen HNSW graph is stored in `graph.bin` instead of rebuilt at load.
@@ -34,6 +36,9 @@ pub struct SearchParams {
     pub bm25_weight: f64,
     pub rrf_k: f64,
     pub ef_search: usize,
+    /// Up to this many vectors, vector search scores every one of them (4-bit codes,
+    /// then exact rescoring) instead of walking the graph.
+    pub exhaustive_max_vectors: usize,
 }
 
 /// One retrieved chunk.
@@ -52,6 +57,8 @@ pub struct Index {
     pub manifest: Manifest,
     pub chunks: Vec<Chunk>,
     graph: Option<Graph>,
+    /// 4-bit codes for exhaustive search, made by [`Index::prepare`] when used.
+    exhaustive: OnceLock<NibbleCodes>,
     bm25: Bm25,
 }
 
@@ -68,7 +75,36 @@ impl Index {
             manifest,
             chunks,
             graph,
+            exhaustive: OnceLock::new(),
             bm25,
+        }
+    }
+
+    /// Makes what searching with `p` needs (the 4-bit codes when the index is small
+    /// enough for exhaustive search), so the first query does not pay for it.
+    pub fn prepare(&self, p: &SearchParams) {
+        if let Some(g) = &self.graph {
+            if g.len() <= p.exhaustive_max_vectors {
+                self.exhaustive.get_or_init(|| NibbleCodes::from_graph(g));
+            }
+        }
+    }
+
+    /// The `k` nearest chunks to `query_vec`: every vector scored when the index is
+    /// small enough, else a graph walk.
+    fn nearest(
+        &self,
+        g: &Graph,
+        query_vec: &[f32],
+        k: usize,
+        p: &SearchParams,
+    ) -> Vec<(usize, f32)> {
+        if g.len() <= p.exhaustive_max_vectors {
+            self.exhaustive
+                .get_or_init(|| NibbleCodes::from_graph(g))
+                .search(g, query_vec, k)
+        } else {
+            g.search(query_vec, k, p.ef_search.max(k))
         }
     }
 
@@ -81,7 +117,7 @@ impl Index {
     pub fn search(&self, query_vec: &[f32], query_text: &str, p: &SearchParams) -> Vec<Hit> {
         let pool = (p.top_k * 5).max(20);
         let vector: Vec<(usize, f32)> = match (&self.graph, p.vector_weight > 0.0) {
-            (Some(g), true) => g.search(query_vec, pool, p.ef_search.max(pool)),
+            (Some(g), true) => self.nearest(g, query_vec, pool, p),
             _ => Vec::new(),
         };
         let lexical = if p.bm25_weight > 0.0 {

@@ -9,6 +9,7 @@ pub mod graph;
 pub mod index;
 pub mod ingest;
 pub mod live;
+pub mod nibble_scan;
 pub mod retrieve;
 pub mod store;
 pub mod text;
