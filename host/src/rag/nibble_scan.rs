@@ -137,7 +137,7 @@ impl NibbleCodes {
         let max = v.iter().fold(0f32, |m, x| m.max(x.abs()));
         let step = if max > 0.0 { max / 7.5 } else { 1.0 };
         let group_at = id / GROUP * self.group_bytes();
-        if self.codes.len() < group_at + self.group_bytes() {
+        if self.steps.len() <= id {
             self.codes.resize(group_at + self.group_bytes(), 0);
             self.steps.resize(self.steps.len() + GROUP, 0.0);
         }
@@ -168,7 +168,7 @@ impl NibbleCodes {
     /// The `keep` vectors with the highest approximate dot product with `query`, as
     /// `(item, approximate similarity)`, best first.
     pub fn scan(&self, query: &[f32], keep: usize) -> Vec<(usize, f32)> {
-        if self.is_empty() || keep == 0 {
+        if self.is_empty() || keep == 0 || self.runs == 0 {
             return Vec::new();
         }
         let probe = self.probe(query);
@@ -488,8 +488,16 @@ mod tests {
     fn empty_and_zero_inputs() {
         let empty = NibbleCodes::new(8, std::iter::empty::<&[f32]>());
         assert!(empty.scan(&[1.0; 8], 3).is_empty());
+        let no_dims = NibbleCodes::new(0, [[].as_slice(), [].as_slice()].into_iter());
+        assert_eq!(no_dims.len(), 2);
+        assert!(no_dims.scan(&[], 3).is_empty());
         let zeros = NibbleCodes::new(4, [[0.0f32; 4].as_slice()].into_iter());
         assert_eq!(zeros.scan(&[0.0; 4], 3).len(), 1);
         assert!(zeros.scan(&[1.0; 4], 0).is_empty());
+        // Hostile numbers neither panic nor invent results.
+        for q in [[f32::NAN; 4], [f32::INFINITY; 4], [f32::MAX; 4]] {
+            assert_eq!(zeros.scan(&q, 3).len(), 1);
+        }
+        assert_eq!(zeros.scan(&[1.0; 2], 3).len(), 1, "short queries are zero-padded");
     }
 }
