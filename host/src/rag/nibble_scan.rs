@@ -108,8 +108,9 @@ impl NibbleCodes {
     fn reserve(&mut self, vectors: usize) {
         let groups = (self.count + vectors).div_ceil(GROUP);
         self.codes
-            .reserve_exact(groups * self.group_bytes() - self.codes.len());
-        self.steps.reserve_exact(groups * GROUP - self.steps.len());
+            .reserve_exact((groups * self.group_bytes()).saturating_sub(self.codes.len()));
+        self.steps
+            .reserve_exact((groups * GROUP).saturating_sub(self.steps.len()));
     }
 
     /// Number of vectors.
@@ -171,6 +172,7 @@ impl NibbleCodes {
         if self.is_empty() || keep == 0 || self.runs == 0 {
             return Vec::new();
         }
+        let keep = keep.min(self.count);
         let probe = self.probe(query);
         let offset = 7.5 * probe.sum as f32;
         let mut heap: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(keep + 1);
@@ -494,10 +496,15 @@ mod tests {
         let zeros = NibbleCodes::new(4, [[0.0f32; 4].as_slice()].into_iter());
         assert_eq!(zeros.scan(&[0.0; 4], 3).len(), 1);
         assert!(zeros.scan(&[1.0; 4], 0).is_empty());
+        assert_eq!(zeros.scan(&[1.0; 4], usize::MAX).len(), 1);
         // Hostile numbers neither panic nor invent results.
         for q in [[f32::NAN; 4], [f32::INFINITY; 4], [f32::MAX; 4]] {
             assert_eq!(zeros.scan(&q, 3).len(), 1);
         }
-        assert_eq!(zeros.scan(&[1.0; 2], 3).len(), 1, "short queries are zero-padded");
+        assert_eq!(
+            zeros.scan(&[1.0; 2], 3).len(),
+            1,
+            "short queries are zero-padded"
+        );
     }
 }
