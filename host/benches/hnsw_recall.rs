@@ -2,7 +2,7 @@
 //! then frozen; `rag/graph.rs`), over 100,000 random 384-dimension unit vectors (set
 //! `BENCH_N` for another size): build time, save/load time, then recall@10 against
 //! brute force and single-thread queries/s for several `ef` values, then the same for
-//! the exhaustive 4-bit scan the server uses up to `index.exhaustive_max_vectors`.
+//! the exhaustive 4-bit scan the server uses up to `index.exhaustive_max_mib`.
 //!
 //! Uniform random vectors are the worst case for any graph index: in 384 dimensions
 //! every pair is nearly equally far apart. `BENCH_DATA=clustered` draws the vectors
@@ -112,7 +112,7 @@ fn main() {
             QUERIES as f64 / secs
         );
     }
-    // What the server does up to `index.exhaustive_max_vectors`: score every vector.
+    // What the server does up to `index.exhaustive_max_mib`: score every vector.
     let t = Instant::now();
     let codes = NibbleCodes::from_graph(&graph);
     println!(

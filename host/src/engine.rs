@@ -228,8 +228,7 @@ impl Engine {
                     ms = started.elapsed().as_millis() as u64,
                     "index loaded"
                 );
-                self.install(index).await;
-                Ok(())
+                self.install(index, Replace::OnlyFirst).await
             }
             None => {
                 if let Ok(Some(m)) = store::read_manifest(&dir) {
@@ -292,7 +291,14 @@ impl Engine {
                     "index built"
                 );
                 metrics::gauge!(INDEX_BUILD_DURATION).set(report.seconds);
-                self.install(index).await;
+                if let Err(e) = self.install(index, Replace::Always).await {
+                    tracing::error!(error = %e, "index install failed");
+                    self.update_state(|s| {
+                        s.building = false;
+                        s.last_error = Some(e.clone());
+                    });
+                    return Err(e);
+                }
                 self.update_state(|s| {
                     s.building = false;
                     s.last_error = None;
@@ -313,24 +319,29 @@ impl Engine {
 
     /// Serves `index` from now on, once what its searches need is made (off the
     /// async workers: the 4-bit codes of 100,000 vectors take about 0.1 s).
-    async fn install(&self, index: crate::rag::index::Index) {
+    async fn install(&self, index: crate::rag::index::Index, mode: Replace) -> Result<(), String> {
         let params = self.params;
-        let index = match tokio::task::spawn_blocking(move || {
+        let index = tokio::task::spawn_blocking(move || {
             index.prepare(&params);
             index
         })
         .await
-        {
-            Ok(index) => index,
-            Err(e) => match e.try_into_panic() {
-                Ok(panic) => std::panic::resume_unwind(panic),
-                Err(_) => return, // the runtime is shutting down
-            },
-        };
-        metrics::gauge!(INDEX_CHUNKS).set(index.chunks.len() as f64);
-        metrics::gauge!(INDEX_DOCUMENTS).set(index.documents() as f64);
-        metrics::gauge!(INDEX_BUILD_TIME).set(index.manifest.built_at_unix as f64);
-        self.index.install(index);
+        .map_err(|e| format!("preparing the index for search failed: {e}"))?;
+        let (chunks, documents) = (index.chunks.len(), index.documents());
+        let built_at = index.manifest.built_at_unix;
+        match mode {
+            Replace::Always => self.index.install(index),
+            Replace::OnlyFirst => {
+                if !self.index.install_if_empty(index) {
+                    tracing::info!("a rebuild installed a newer index meanwhile; keeping it");
+                    return Ok(());
+                }
+            }
+        }
+        metrics::gauge!(INDEX_CHUNKS).set(chunks as f64);
+        metrics::gauge!(INDEX_DOCUMENTS).set(documents as f64);
+        metrics::gauge!(INDEX_BUILD_TIME).set(built_at as f64);
+        Ok(())
     }
 
     /// Whether a rebuild is running.
@@ -351,7 +362,7 @@ pub fn search_params(c: &Config) -> SearchParams {
         bm25_weight: c.index.bm25_weight,
         rrf_k: c.index.rrf_k,
         ef_search: c.index.ef_search,
-        exhaustive_max_vectors: c.index.exhaustive_max_vectors,
+        exhaustive_max_bytes: c.index.exhaustive_max_mib.saturating_mul(1 << 20),
     }
 }
 
@@ -376,4 +387,13 @@ impl From<UpstreamError> for Error {
             other => Error::Upstream(other.to_string()),
         }
     }
+}
+
+/// Whether installing an index replaces the one serving.
+#[derive(Clone, Copy)]
+enum Replace {
+    /// A rebuild: always.
+    Always,
+    /// The index loaded at start-up: only if nothing is serving yet.
+    OnlyFirst,
 }

@@ -33,11 +33,11 @@ async fn hit_at_3_on_the_labelled_questions() {
     )
     .unwrap();
     let mut results = Vec::new();
-    // exhaustive_max_vectors 0: the HNSW graph walk instead of scoring every vector.
-    for (label, vector_weight, bm25_weight, exhaustive_max_vectors) in [
-        ("vector only", 1.0, 0.0, 200_000),
-        ("bm25 only", 0.0, 1.0, 200_000),
-        ("hybrid", 1.0, 1.0, 200_000),
+    // exhaustive_max_bytes 0: the HNSW graph walk instead of scoring every vector.
+    for (label, vector_weight, bm25_weight, exhaustive_max_bytes) in [
+        ("vector only", 1.0, 0.0, 32 << 20),
+        ("bm25 only", 0.0, 1.0, 32 << 20),
+        ("hybrid", 1.0, 1.0, 32 << 20),
         ("vector only, graph walk", 1.0, 0.0, 0),
     ] {
         let params = SearchParams {
@@ -46,7 +46,7 @@ async fn hit_at_3_on_the_labelled_questions() {
             bm25_weight,
             rrf_k: 60.0,
             ef_search: 64,
-            exhaustive_max_vectors,
+            exhaustive_max_bytes,
         };
         let mut hits = 0;
         for item in &qa {

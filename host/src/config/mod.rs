@@ -231,12 +231,13 @@ pub struct IndexConfig {
     pub bm25_weight: f64,
     /// The `k` constant of reciprocal-rank fusion.
     pub rrf_k: f64,
-    /// HNSW search breadth (indexes larger than `exhaustive_max_vectors`).
+    /// HNSW search breadth (indexes too large for `exhaustive_max_mib`).
     pub ef_search: usize,
-    /// Up to this many chunks, vector search scores every vector (4-bit codes that
-    /// fit in the CPU cache, then exact rescoring): recall near 1 on any data. Larger
-    /// indexes walk the HNSW graph. 0 = always the graph.
-    pub exhaustive_max_vectors: usize,
+    /// Vector search scores every vector while their 4-bit codes (dimensions / 2 + 4
+    /// bytes each: 18.7 MiB for 100,000 × 384) take at most this many MiB, about what
+    /// a server CPU's last-level cache holds; its recall does not depend on how the
+    /// data is spread. Larger indexes walk the HNSW graph. 0 = always the graph.
+    pub exhaustive_max_mib: usize,
     /// Rebuild instead of refusing to start when the stored index was made
     /// with another embedding model or dimension.
     pub rebuild_on_mismatch: bool,
@@ -255,7 +256,7 @@ impl Default for IndexConfig {
             bm25_weight: 1.0,
             rrf_k: 60.0,
             ef_search: 64,
-            exhaustive_max_vectors: 200_000,
+            exhaustive_max_mib: 32,
             rebuild_on_mismatch: true,
         }
     }

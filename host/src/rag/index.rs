@@ -36,9 +36,9 @@ pub struct SearchParams {
     pub bm25_weight: f64,
     pub rrf_k: f64,
     pub ef_search: usize,
-    /// Up to this many vectors, vector search scores every one of them (4-bit codes,
-    /// then exact rescoring) instead of walking the graph.
-    pub exhaustive_max_vectors: usize,
+    /// While the 4-bit codes of all vectors take at most this many bytes, vector
+    /// search scores every vector instead of walking the graph.
+    pub exhaustive_max_bytes: usize,
 }
 
 /// One retrieved chunk.
@@ -84,7 +84,7 @@ impl Index {
     /// enough for exhaustive search), so the first query does not pay for it.
     pub fn prepare(&self, p: &SearchParams) {
         if let Some(g) = &self.graph {
-            if g.len() <= p.exhaustive_max_vectors {
+            if exhaustive_fits(g, p) {
                 self.exhaustive.get_or_init(|| NibbleCodes::from_graph(g));
             }
         }
@@ -99,7 +99,7 @@ impl Index {
         k: usize,
         p: &SearchParams,
     ) -> Vec<(usize, f32)> {
-        if g.len() <= p.exhaustive_max_vectors {
+        if exhaustive_fits(g, p) {
             self.exhaustive
                 .get_or_init(|| NibbleCodes::from_graph(g))
                 .search(g, query_vec, k)
@@ -154,4 +154,9 @@ impl Index {
     pub fn documents(&self) -> usize {
         self.manifest.documents
     }
+}
+
+/// Whether `p` asks for exhaustive search over `g`'s vectors.
+fn exhaustive_fits(g: &Graph, p: &SearchParams) -> bool {
+    NibbleCodes::size_for(g.len(), g.dims()) <= p.exhaustive_max_bytes
 }

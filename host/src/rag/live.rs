@@ -19,4 +19,13 @@ impl LiveIndex {
     pub fn install(&self, index: Index) {
         self.0.store(Some(Arc::new(index)));
     }
+
+    /// Installs `index` only if none is serving yet (so an index loaded from disk at
+    /// start-up never replaces one a rebuild installed meanwhile). Whether it did.
+    pub fn install_if_empty(&self, index: Index) -> bool {
+        let previous = self
+            .0
+            .compare_and_swap(&None::<Arc<Index>>, Some(Arc::new(index)));
+        previous.is_none()
+    }
 }

@@ -156,14 +156,16 @@ fn accepts(alternative: &str, word: &str, plain: bool) -> bool {
     }
 }
 
-/// Every slot written only with lower-case ASCII letters, digits and `|`.
+/// Written only with lower-case ASCII letters, digits, `|`, the slot syntax and
+/// ASCII spaces, every slot naming at least one word (every built-in pattern).
 fn is_plain(pattern: &str) -> bool {
-    pattern.split_ascii_whitespace().all(|token| {
-        slot(token)
-            .0
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'|')
-    })
+    pattern.is_ascii()
+        && pattern.split_ascii_whitespace().all(|token| {
+            let body = slot(token).0;
+            body.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'|')
+                && !is_blank(body)
+        })
 }
 
 /// A slot with no words in any alternative (e.g. `!!`) is ignored.
@@ -172,9 +174,9 @@ fn is_blank(body: &str) -> bool {
 }
 
 /// Does the rest of a pattern (`tokens`) match `text_words` starting exactly at
-/// the front? Walks the pattern text itself, so matching allocates nothing.
-fn matches_at(
-    tokens: std::str::SplitAsciiWhitespace<'_>,
+/// the front? Walks the pattern text itself; a plain pattern allocates nothing.
+fn matches_at<'p>(
+    tokens: impl Iterator<Item = &'p str> + Clone,
     text_words: &[Cow<'_, str>],
     plain: bool,
 ) -> bool {
@@ -193,21 +195,23 @@ fn matches_at(
     here || (optional && matches_at(rest, text_words, plain))
 }
 
-/// Does `pattern` match anywhere in `text_words`? `plain` as in [`is_plain`].
+/// Does `pattern` match anywhere in `text_words`? `plain` as in [`is_plain`]: such a
+/// pattern has only ASCII spaces, so it is split the cheaper way.
 fn pattern_matches(pattern: &str, text_words: &[Cow<'_, str>], plain: bool) -> bool {
     (0..text_words.len()).any(|start| {
-        matches_at(
-            pattern.split_ascii_whitespace(),
-            &text_words[start..],
-            plain,
-        )
+        let rest = &text_words[start..];
+        if plain {
+            matches_at(pattern.split_ascii_whitespace(), rest, plain)
+        } else {
+            matches_at(pattern.split_whitespace(), rest, plain)
+        }
     })
 }
 
 /// An operator's pattern is used only if some word is required: an empty one
 /// must not match everything.
 fn has_required_slot(pattern: &str) -> bool {
-    pattern.split_ascii_whitespace().any(|token| {
+    pattern.split_whitespace().any(|token| {
         let (body, optional) = slot(token);
         !optional && !is_blank(body)
     })
@@ -306,6 +310,14 @@ mod tests {
         assert!(find_injection("pretend be root", &extra).is_some());
         assert!(find_injection("act as an administrator", &extra).is_some());
         assert_eq!(find_injection("how do admins act?", &extra), None);
+        // Blank slots are ignored; any Unicode space separates slots.
+        let extra = vec![
+            "pretend | be".to_string(),
+            "act\u{00A0}as admin".to_string(),
+        ];
+        assert!(find_injection("pretend be root", &extra).is_some());
+        assert!(find_injection("act as admin", &extra).is_some());
+        assert_eq!(find_injection("as admin", &extra), None);
         // Empty or punctuation-only patterns never match.
         assert_eq!(
             find_injection(
