@@ -6,7 +6,7 @@ use crate::cache::{CacheStatus, ResponseCache, SingleFlight};
 use crate::config::{Config, LlmProvider};
 use crate::embeddings::Embedder;
 use crate::error::Error;
-use crate::llm::{AnswerRequest, Llm};
+use crate::llm::{AnswerRequest, Llm, TextStream};
 use crate::observability::metrics::{
     CACHE, INDEX_BUILD_DURATION, INDEX_BUILD_TIME, INDEX_CHUNKS, INDEX_DOCUMENTS, STAGE_DURATION,
 };
@@ -29,6 +29,13 @@ pub struct Outcome {
     pub response: String,
     pub passages: Vec<Passage>,
     pub model: String,
+}
+
+/// An answer being written: its passages now, its text as it comes.
+pub struct StreamedOutcome {
+    pub passages: Vec<Passage>,
+    pub model: String,
+    pub pieces: TextStream,
 }
 
 /// The engine's collaborators.
@@ -155,6 +162,43 @@ impl Engine {
         result.map(|o| (o, CacheStatus::Miss))
     }
 
+    /// Answers one question as a stream of text pieces (never cached: the answer is
+    /// written as the model produces it). Failures before the first piece are errors
+    /// with their status, as for [`Engine::answer`].
+    pub async fn answer_stream(
+        &self,
+        question: &str,
+        request_id: &str,
+    ) -> Result<StreamedOutcome, Error> {
+        let index = self.index.get().ok_or_else(|| {
+            Error::NotReady("the document index is still being built; retry shortly".into())
+        })?;
+        let query = self
+            .plugins
+            .preprocess(question.to_string(), request_id)
+            .instrument(tracing::info_span!("preprocess"))
+            .await?;
+        metrics::counter!(CACHE, "result" => "bypass").increment(1);
+        let (passages, messages) = self.prompt(&index, &query, request_id).await?;
+        let started = Instant::now();
+        let pieces = self
+            .llm
+            .answer_stream(&AnswerRequest {
+                question: &query,
+                passages: &passages,
+                messages: &messages,
+            })
+            .instrument(tracing::info_span!("llm"))
+            .await;
+        metrics::histogram!(STAGE_DURATION, "stage" => "llm")
+            .record(started.elapsed().as_secs_f64());
+        Ok(StreamedOutcome {
+            passages,
+            model: self.llm.model(),
+            pieces: pieces?,
+        })
+    }
+
     /// Retrieval, ranking, prompt and answer for a preprocessed question.
     async fn compute(
         &self,
@@ -162,6 +206,35 @@ impl Engine {
         query: &str,
         request_id: &str,
     ) -> Result<Outcome, Error> {
+        let (passages, messages) = self.prompt(index, query, request_id).await?;
+        let started = Instant::now();
+        let answer = self
+            .llm
+            .answer(&AnswerRequest {
+                question: query,
+                passages: &passages,
+                messages: &messages,
+            })
+            .instrument(tracing::info_span!("llm"))
+            .await;
+        metrics::histogram!(STAGE_DURATION, "stage" => "llm")
+            .record(started.elapsed().as_secs_f64());
+        let answer = answer?;
+        Ok(Outcome {
+            response: answer.text,
+            passages,
+            model: answer.model,
+        })
+    }
+
+    /// Retrieval, ranking and prompt for a preprocessed question, once the language
+    /// model budget allows one more call.
+    async fn prompt(
+        &self,
+        index: &crate::rag::index::Index,
+        query: &str,
+        request_id: &str,
+    ) -> Result<(Vec<Passage>, Vec<crate::llm::ChatMessage>), Error> {
         let started = Instant::now();
         let candidates = retrieve(index, self.embedder.as_ref(), query, &self.params)
             .instrument(tracing::info_span!("retrieval"))
@@ -188,24 +261,7 @@ impl Engine {
                 });
             }
         }
-        let started = Instant::now();
-        let answer = self
-            .llm
-            .answer(&AnswerRequest {
-                question: query,
-                passages: &passages,
-                messages: &messages,
-            })
-            .instrument(tracing::info_span!("llm"))
-            .await;
-        metrics::histogram!(STAGE_DURATION, "stage" => "llm")
-            .record(started.elapsed().as_secs_f64());
-        let answer = answer?;
-        Ok(Outcome {
-            response: answer.text,
-            passages,
-            model: answer.model,
-        })
+        Ok((passages, messages))
     }
 
     /// Index status.

@@ -94,7 +94,8 @@ async fn status_error(r: reqwest::Response) -> UpstreamError {
     UpstreamError::Status { status, message }
 }
 
-fn classify(e: reqwest::Error) -> UpstreamError {
+/// The error kind of a failed `reqwest` call (timeouts, connection errors, ...).
+pub fn classify(e: reqwest::Error) -> UpstreamError {
     if e.is_timeout() {
         UpstreamError::Timeout
     } else if e.is_decode() {

@@ -15,3 +15,4 @@ mod plugins;
 mod quality;
 mod rate_limit;
 mod response_cache;
+mod streaming;

@@ -5,6 +5,7 @@ pub mod health;
 pub mod metrics;
 pub mod openapi;
 pub mod query;
+pub mod query_stream;
 pub mod version;
 
 use crate::error::Error;

@@ -10,6 +10,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "AutBot", description = "Retrieval-augmented chat server with WebAssembly plugins"),
     paths(
         super::query::query,
+        super::query_stream::query_stream,
         super::version::version,
         super::health::health,
         super::health::ready,

@@ -4,6 +4,7 @@
 mod circuit_breaker;
 mod extractive;
 mod openai;
+mod openai_stream;
 
 pub use circuit_breaker::CircuitBreaker;
 pub use extractive::Extractive;
@@ -12,8 +13,13 @@ pub use openai::OpenAiChat;
 use crate::config::{LlmConfig, LlmProvider, TokenPrice};
 use crate::rag::retrieve::Passage;
 use crate::upstream::UpstreamError;
+use futures::Stream;
 use serde::{Deserialize, Serialize};
+use std::pin::Pin;
 use std::sync::Arc;
+
+/// An answer as it is written: its text pieces, in order.
+pub type TextStream = Pin<Box<dyn Stream<Item = Result<String, UpstreamError>> + Send>>;
 
 /// Who wrote a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +60,15 @@ pub trait Llm: Send + Sync {
     fn model(&self) -> String;
     /// Produces the answer.
     async fn answer(&self, request: &AnswerRequest<'_>) -> Result<Answer, UpstreamError>;
+    /// The answer as a stream of text pieces (`POST /api/query/stream`). By default
+    /// the whole answer as one piece, which is what the extractive answerer gives.
+    async fn answer_stream(
+        &self,
+        request: &AnswerRequest<'_>,
+    ) -> Result<TextStream, UpstreamError> {
+        let text = self.answer(request).await?.text;
+        Ok(Box::pin(futures::stream::once(async move { Ok(text) })))
+    }
     /// A bare chat completion (used by plugins with the `llm` capability).
     async fn complete(&self, messages: &[ChatMessage]) -> Result<String, UpstreamError>;
     /// True while the provider is known to be down (circuit open).

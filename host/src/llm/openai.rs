@@ -1,7 +1,8 @@
 //! OpenAI-compatible chat completions with a timeout, retries on 429/5xx and a
 //! circuit breaker so a dead upstream fails fast.
 
-use super::{Answer, AnswerRequest, ChatMessage, CircuitBreaker, Llm};
+use super::openai_stream::{self, Usage};
+use super::{Answer, AnswerRequest, ChatMessage, CircuitBreaker, Llm, TextStream};
 use crate::config::{LlmConfig, TokenPrice};
 use crate::observability::metrics::{LLM_CIRCUIT_OPEN, LLM_COST, LLM_TOKENS};
 use crate::upstream::{send_with_retry, UpstreamError};
@@ -27,14 +28,6 @@ struct ChatResponse {
     choices: Vec<Choice>,
     #[serde(default)]
     usage: Option<Usage>,
-}
-
-#[derive(Deserialize)]
-struct Usage {
-    #[serde(default)]
-    prompt_tokens: u64,
-    #[serde(default)]
-    completion_tokens: u64,
 }
 
 #[derive(Deserialize)]
@@ -74,14 +67,28 @@ impl OpenAiChat {
         })
     }
 
-    async fn call(&self, messages: &[ChatMessage]) -> Result<String, UpstreamError> {
-        let body = serde_json::json!({
+    /// Sends the chat request (`stream`: ask for server-sent events), with retries.
+    /// The breaker admits it first and learns from a failure here; the caller tells
+    /// it about a success once the answer is read.
+    async fn send(
+        &self,
+        messages: &[ChatMessage],
+        stream: bool,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        if let Err(retry_after_secs) = self.breaker.admit() {
+            return Err(UpstreamError::CircuitOpen { retry_after_secs });
+        }
+        let mut body = serde_json::json!({
             "model": self.model,
             "messages": messages,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         });
-        let response = send_with_retry(
+        if stream {
+            body["stream"] = true.into();
+            body["stream_options"] = serde_json::json!({"include_usage": true});
+        }
+        let outcome = send_with_retry(
             || {
                 self.http
                     .post(&self.url)
@@ -90,13 +97,33 @@ impl OpenAiChat {
             },
             self.max_retries,
         )
-        .await?;
+        .await;
+        if outcome.is_err() {
+            self.record(&outcome);
+        }
+        outcome
+    }
+
+    /// Tells the breaker whether the upstream is healthy. Client errors (4xx other
+    /// than 429) are our fault, not the upstream's health.
+    fn record<T>(&self, outcome: &Result<T, UpstreamError>) {
+        let healthy = match outcome {
+            Ok(_) => true,
+            Err(UpstreamError::Status { status, .. }) => *status < 500 && *status != 429,
+            Err(_) => false,
+        };
+        self.breaker.record(healthy);
+        metrics::gauge!(LLM_CIRCUIT_OPEN).set(if self.breaker.is_open() { 1.0 } else { 0.0 });
+    }
+
+    /// The message content of a complete (non-streamed) answer.
+    async fn read_answer(&self, response: reqwest::Response) -> Result<String, UpstreamError> {
         let parsed: ChatResponse = response
             .json()
             .await
             .map_err(|e| UpstreamError::Malformed(e.without_url().to_string()))?;
         if let Some(u) = &parsed.usage {
-            self.count_usage(u);
+            count_usage(&self.model, self.price, u);
         }
         parsed
             .choices
@@ -108,18 +135,17 @@ impl OpenAiChat {
     }
 }
 
-impl OpenAiChat {
-    fn count_usage(&self, u: &Usage) {
-        let model = self.model.clone();
-        metrics::counter!(LLM_TOKENS, "model" => model.clone(), "direction" => "in")
-            .increment(u.prompt_tokens);
-        metrics::counter!(LLM_TOKENS, "model" => model.clone(), "direction" => "out")
-            .increment(u.completion_tokens);
-        if let Some(p) = self.price {
-            let usd = u.prompt_tokens as f64 / 1000.0 * p.input_per_1k
-                + u.completion_tokens as f64 / 1000.0 * p.output_per_1k;
-            metrics::counter!(LLM_COST, "model" => model).increment((usd * 1e6).round() as u64);
-        }
+/// Token and cost metrics for one answer.
+pub(super) fn count_usage(model: &str, price: Option<TokenPrice>, u: &Usage) {
+    let model = model.to_string();
+    metrics::counter!(LLM_TOKENS, "model" => model.clone(), "direction" => "in")
+        .increment(u.prompt_tokens);
+    metrics::counter!(LLM_TOKENS, "model" => model.clone(), "direction" => "out")
+        .increment(u.completion_tokens);
+    if let Some(p) = price {
+        let usd = u.prompt_tokens as f64 / 1000.0 * p.input_per_1k
+            + u.completion_tokens as f64 / 1000.0 * p.output_per_1k;
+        metrics::counter!(LLM_COST, "model" => model).increment((usd * 1e6).round() as u64);
     }
 }
 
@@ -142,18 +168,34 @@ impl Llm for OpenAiChat {
     }
 
     async fn complete(&self, messages: &[ChatMessage]) -> Result<String, UpstreamError> {
-        if let Err(retry_after_secs) = self.breaker.admit() {
-            return Err(UpstreamError::CircuitOpen { retry_after_secs });
+        let response = self.send(messages, false).await?;
+        let answer = self.read_answer(response).await;
+        self.record(&answer);
+        answer
+    }
+
+    async fn answer_stream(
+        &self,
+        request: &AnswerRequest<'_>,
+    ) -> Result<TextStream, UpstreamError> {
+        let response = self.send(request.messages, true).await?;
+        let is_event_stream = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if is_event_stream {
+            self.record(&Ok::<(), UpstreamError>(()));
+            return Ok(openai_stream::pieces(
+                response,
+                self.model.clone(),
+                self.price,
+            ));
         }
-        let outcome = self.call(messages).await;
-        // Client errors (4xx other than 429) are our fault, not the upstream's health.
-        let healthy = match &outcome {
-            Ok(_) => true,
-            Err(UpstreamError::Status { status, .. }) => *status < 500 && *status != 429,
-            Err(_) => false,
-        };
-        self.breaker.record(healthy);
-        metrics::gauge!(LLM_CIRCUIT_OPEN).set(if self.breaker.is_open() { 1.0 } else { 0.0 });
-        outcome
+        // A server that ignores `stream` answers in one piece.
+        let text = self.read_answer(response).await;
+        self.record(&text);
+        let text = text?;
+        Ok(Box::pin(futures::stream::once(async move { Ok(text) })))
     }
 }

@@ -93,6 +93,7 @@ pub fn install() -> Option<PrometheusHandle> {
 pub fn route_label(path: &str) -> &'static str {
     const ROUTES: &[&str] = &[
         "/api/query",
+        "/api/query/stream",
         "/api/version",
         "/health",
         "/ready",

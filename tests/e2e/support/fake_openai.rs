@@ -1,5 +1,7 @@
 //! A fake OpenAI-compatible server on loopback: `/v1/chat/completions` and
 //! `/v1/embeddings`, recording every request, with scripted failures and delays.
+//! A chat request with `"stream": true` is answered with server-sent events, one
+//! chunk per word, a usage chunk and `[DONE]`.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -29,6 +31,8 @@ struct Inner {
     always_fail: Option<u16>,
     delay: Duration,
     reply: Option<String>,
+    /// Streamed answers report an error after this many chunks.
+    stream_fails_after: Option<usize>,
 }
 
 /// Handle to the running fake.
@@ -78,6 +82,11 @@ impl FakeOpenAi {
     /// Delays every answer.
     pub fn delay(&self, d: Duration) {
         self.inner.lock().unwrap().delay = d;
+    }
+
+    /// Streamed answers break off with an error event after `chunks` chunks.
+    pub fn fail_stream_after(&self, chunks: usize) {
+        self.inner.lock().unwrap().stream_fails_after = Some(chunks);
     }
 
     /// The chat answer text (default: `system=<first message content>`).
@@ -164,6 +173,10 @@ async fn chat(
         let system = body["messages"][0]["content"].as_str().unwrap_or_default();
         format!("system={system}")
     });
+    if body["stream"] == json!(true) {
+        let fails_after = inner.lock().unwrap().stream_fails_after;
+        return event_stream(&reply, fails_after);
+    }
     Json(json!({
         "id": "chatcmpl-test",
         "object": "chat.completion",
@@ -172,6 +185,28 @@ async fn chat(
         "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
     }))
     .into_response()
+}
+
+/// The answer as OpenAI streams it: a role chunk, one content chunk per word, a
+/// usage chunk, `[DONE]`.
+fn event_stream(reply: &str, fails_after: Option<usize>) -> Response {
+    let mut out = String::new();
+    let mut push = |chunk: Value| out.push_str(&format!("data: {chunk}\n\n"));
+    push(json!({"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": null}]}));
+    for (i, word) in reply.split_inclusive(' ').enumerate() {
+        if fails_after == Some(i) {
+            push(
+                json!({"error": {"message": "scripted mid-stream failure", "type": "server_error"}}),
+            );
+            return ([("content-type", "text/event-stream")], out).into_response();
+        }
+        push(json!({"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": null}]}));
+    }
+    push(
+        json!({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}),
+    );
+    out.push_str("data: [DONE]\n\n");
+    ([("content-type", "text/event-stream")], out).into_response()
 }
 
 async fn embeddings(

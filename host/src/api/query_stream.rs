@@ -1,0 +1,119 @@
+//! `POST /api/query/stream`: the same question, answered as server-sent events while
+//! the language model writes: `context` (the passages), `delta` (text pieces, in
+//! order), then `done` (the whole answer) or `error`.
+
+use super::query::{clean_query, QueryRequest, SourceRef};
+use crate::app::AppState;
+use crate::error::{Error, ErrorBody};
+use crate::pipeline::json_body::JsonBody;
+use crate::pipeline::request_id::RequestId;
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Extension;
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+use std::convert::Infallible;
+use utoipa::ToSchema;
+
+/// First event (`context`): what the answer is built from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContextEvent {
+    /// The passages, best first.
+    pub context: Vec<String>,
+    /// One entry per passage, same order.
+    pub sources: Vec<SourceRef>,
+    pub model: String,
+    pub request_id: String,
+}
+
+/// A `delta` event: the next piece of the answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeltaEvent {
+    pub text: String,
+}
+
+/// Last event on success (`done`): the whole answer, as `/api/query` gives it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DoneEvent {
+    pub response: String,
+    pub request_id: String,
+}
+
+/// Answers a question as server-sent events.
+#[utoipa::path(
+    post,
+    path = "/api/query/stream",
+    request_body = QueryRequest,
+    responses(
+        (status = 200, description = "`text/event-stream`: one `context` event (ContextEvent), `delta` events (DeltaEvent), then `done` (DoneEvent), or `error` (ErrorBody) if the model fails mid-answer", content_type = "text/event-stream", body = ContextEvent),
+        (status = 400, description = "Malformed JSON, missing field or wrong type", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "Empty, too long or refused query", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 500, description = "A plugin failed", body = ErrorBody),
+        (status = 502, description = "The language model failed before answering", body = ErrorBody),
+        (status = 503, description = "Not ready, overloaded or the language model is down", body = ErrorBody),
+        (status = 504, description = "Timed out", body = ErrorBody),
+    )
+)]
+pub async fn query_stream(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    JsonBody(body): JsonBody<QueryRequest>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Error> {
+    let question = clean_query(&body.query, state.config.server.max_query_chars)?;
+    tracing::debug!(query = %question.chars().take(100).collect::<String>(), "query (stream)");
+    let outcome = state.engine.answer_stream(&question, &request_id).await?;
+    let context = ContextEvent {
+        sources: outcome
+            .passages
+            .iter()
+            .map(|p| SourceRef {
+                source: p.source.clone(),
+                heading: p.heading.clone(),
+                score: (p.score * 1000.0).round() / 1000.0,
+            })
+            .collect(),
+        context: outcome.passages.into_iter().map(|p| p.text).collect(),
+        model: outcome.model,
+        request_id: request_id.clone(),
+    };
+    let first = futures::stream::once(async move { event("context", &context) });
+    let rest = futures::stream::unfold(Some((outcome.pieces, String::new())), move |state| {
+        let request_id = request_id.clone();
+        async move {
+            let (mut pieces, mut whole) = state?;
+            match pieces.next().await {
+                Some(Ok(text)) => {
+                    whole.push_str(&text);
+                    Some((event("delta", &DeltaEvent { text }), Some((pieces, whole))))
+                }
+                Some(Err(e)) => {
+                    let e = Error::from(e);
+                    tracing::warn!(code = %e.code(), error = %e, "the answer stream failed");
+                    let body = ErrorBody {
+                        error: e.to_string(),
+                        code: e.code(),
+                        request_id,
+                    };
+                    Some((event("error", &body), None))
+                }
+                None => {
+                    let done = DoneEvent {
+                        response: whole,
+                        request_id,
+                    };
+                    Some((event("done", &done), None))
+                }
+            }
+        }
+    });
+    Ok(Sse::new(first.chain(rest)).keep_alive(KeepAlive::default()))
+}
+
+/// A named event with a JSON payload.
+fn event(name: &str, data: &impl Serialize) -> Result<Event, Infallible> {
+    let json = serde_json::to_string(data).unwrap_or_else(|_| "{}".into());
+    Ok(Event::default().event(name).data(json))
+}

@@ -1,0 +1,168 @@
+//! `POST /api/query/stream`: server-sent events from the real server, with the fake
+//! OpenAI server streaming its answer, and with the extractive default.
+
+use crate::support::client;
+use crate::support::fake_openai::FakeOpenAi;
+use crate::support::server::{Server, ServerBuilder};
+use serde_json::{json, Value};
+
+/// Status, content type and the `(event, data)` pairs of a streamed answer (or the
+/// JSON error body as a single `("json", body)` pair).
+async fn ask_stream(s: &Server, question: &str) -> (u16, String, Vec<(String, Value)>) {
+    let r = client()
+        .post(s.url("/api/query/stream"))
+        .json(&json!({ "query": question }))
+        .send()
+        .await
+        .expect("request");
+    let status = r.status().as_u16();
+    let content_type = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let text = r.text().await.expect("body");
+    if content_type.starts_with("application/json") {
+        let body = serde_json::from_str(&text).expect("JSON error body");
+        return (status, content_type, vec![("json".into(), body)]);
+    }
+    let events = text
+        .split("\n\n")
+        .filter_map(|block| {
+            let mut name = None;
+            let mut data = Vec::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    name = Some(v.trim().to_string());
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push(v.strip_prefix(' ').unwrap_or(v));
+                }
+            }
+            // Blocks without a name are keep-alive comments.
+            let name = name?;
+            let data = serde_json::from_str(&data.join("\n")).expect("JSON event data");
+            Some((name, data))
+        })
+        .collect();
+    (status, content_type, events)
+}
+
+fn openai(fake: &FakeOpenAi) -> ServerBuilder {
+    ServerBuilder::new()
+        .env("OPENAI_API_KEY", "sk-test-key")
+        .env("AUTBOT_LLM__PROVIDER", "openai")
+        .env("AUTBOT_LLM__BASE_URL", fake.base_url())
+        .env("AUTBOT_LLM__MODEL", "gpt-test")
+}
+
+fn deltas(events: &[(String, Value)]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|(name, _)| name == "delta")
+        .map(|(_, d)| d["text"].as_str().expect("delta text").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_model_answer_streams_in_order() {
+    let fake = FakeOpenAi::start().await;
+    let reply = "The server listens on port 8080 unless server.port says otherwise.";
+    fake.reply(reply);
+    let s = openai(&fake).start().ready().await;
+    let (status, content_type, events) = ask_stream(&s, "Which port does it use?").await;
+    assert_eq!(status, 200, "{events:?}");
+    assert!(
+        content_type.starts_with("text/event-stream"),
+        "{content_type}"
+    );
+
+    let (first, context) = &events[0];
+    assert_eq!(first, "context");
+    assert!(!context["context"].as_array().unwrap().is_empty());
+    assert_eq!(
+        context["sources"].as_array().unwrap().len(),
+        context["context"].as_array().unwrap().len()
+    );
+    assert_eq!(context["model"], "gpt-test");
+    let pieces = deltas(&events);
+    assert!(pieces.len() >= 10, "one piece per word: {pieces:?}");
+    assert_eq!(pieces.concat(), reply);
+    let (last, done) = events.last().unwrap();
+    assert_eq!(last, "done");
+    assert_eq!(done["response"], reply);
+    assert_eq!(done["request_id"], context["request_id"]);
+
+    let calls = fake.requests("chat");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].body["stream"], true);
+    assert_eq!(calls[0].body["stream_options"]["include_usage"], true);
+    assert_eq!(
+        calls[0].authorization.as_deref(),
+        Some("Bearer sk-test-key")
+    );
+}
+
+#[tokio::test]
+async fn the_extractive_answer_streams_the_same_text_as_the_json_answer() {
+    let s = ServerBuilder::new().start().ready().await;
+    let question = "How do I change the port the server listens on?";
+    let (status, json_answer) = s.ask(question).await;
+    assert_eq!(status, 200, "{json_answer}");
+    let (status, _, events) = ask_stream(&s, question).await;
+    assert_eq!(status, 200, "{events:?}");
+    assert_eq!(events[0].0, "context");
+    assert_eq!(events[0].1["context"], json_answer["context"]);
+    assert_eq!(
+        deltas(&events).concat(),
+        json_answer["response"].as_str().unwrap()
+    );
+    assert_eq!(events.last().unwrap().0, "done");
+}
+
+#[tokio::test]
+async fn failures_before_the_first_piece_are_json_errors_with_their_status() {
+    let fake = FakeOpenAi::start().await;
+    fake.always_fail(Some(500));
+    let s = openai(&fake)
+        .env("AUTBOT_LLM__MAX_RETRIES", "0")
+        .start()
+        .ready()
+        .await;
+    let (status, content_type, events) = ask_stream(&s, "What is AutBot?").await;
+    assert_eq!(status, 502, "{events:?}");
+    assert!(content_type.starts_with("application/json"));
+    assert_eq!(events[0].1["code"], "upstream_error");
+    assert!(events[0].1["error"].is_string());
+    assert!(events[0].1["request_id"]
+        .as_str()
+        .is_some_and(|id| !id.is_empty()));
+
+    let (status, _, events) = ask_stream(&s, "   ").await;
+    assert_eq!(status, 422, "{events:?}");
+    assert_eq!(events[0].1["code"], "empty_query");
+}
+
+#[tokio::test]
+async fn a_failure_mid_answer_ends_the_stream_with_an_error_event() {
+    let fake = FakeOpenAi::start().await;
+    fake.reply("one two three four five");
+    fake.fail_stream_after(2);
+    let s = openai(&fake).start().ready().await;
+    let (status, _, events) = ask_stream(&s, "What is AutBot?").await;
+    assert_eq!(status, 200, "{events:?}");
+    assert_eq!(deltas(&events), ["one ", "two "]);
+    let (last, error) = events.last().unwrap();
+    assert_eq!(last, "error", "{events:?}");
+    assert_eq!(error["code"], "upstream_error");
+    assert!(
+        error["error"].as_str().unwrap().contains("mid-stream"),
+        "{error}"
+    );
+    assert!(!events.iter().any(|(name, _)| name == "done"));
+    // The server keeps answering.
+    fake.fail_stream_after(usize::MAX);
+    let (status, _, events) = ask_stream(&s, "What is AutBot?").await;
+    assert_eq!(status, 200);
+    assert_eq!(events.last().unwrap().0, "done");
+}
