@@ -166,3 +166,37 @@ async fn a_failure_mid_answer_ends_the_stream_with_an_error_event() {
     assert_eq!(status, 200);
     assert_eq!(events.last().unwrap().0, "done");
 }
+
+#[tokio::test]
+async fn a_stream_counts_against_the_concurrency_limit_until_its_last_event() {
+    let fake = FakeOpenAi::start().await;
+    fake.reply("one two three four five six");
+    fake.chunk_delay(std::time::Duration::from_millis(150));
+    let s = openai(&fake)
+        .env("AUTBOT_SERVER__MAX_CONCURRENT_REQUESTS", "1")
+        .start()
+        .ready()
+        .await;
+    let url = s.url("/api/query/stream");
+    let slow = tokio::spawn(async move {
+        let r = client()
+            .post(url)
+            .json(&json!({ "query": "What is AutBot?" }))
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.text().await.expect("body"))
+    });
+    // Headers arrive at once; the words follow over ~0.9 s.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (status, body) = s.ask("What is AutBot?").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "overloaded");
+    let (status, text) = slow.await.unwrap();
+    assert_eq!(status, 200);
+    assert!(text.contains("event: done"), "{text}");
+    // The permit is back once the stream has ended.
+    let (status, body) = s.ask("What is AutBot?").await;
+    assert_eq!(status, 200, "{body}");
+}

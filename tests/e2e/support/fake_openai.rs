@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use futures::StreamExt;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -33,6 +34,8 @@ struct Inner {
     reply: Option<String>,
     /// Streamed answers report an error after this many chunks.
     stream_fails_after: Option<usize>,
+    /// Pause between streamed chunks.
+    chunk_delay: Duration,
 }
 
 /// Handle to the running fake.
@@ -87,6 +90,11 @@ impl FakeOpenAi {
     /// Streamed answers break off with an error event after `chunks` chunks.
     pub fn fail_stream_after(&self, chunks: usize) {
         self.inner.lock().unwrap().stream_fails_after = Some(chunks);
+    }
+
+    /// Pauses between streamed chunks.
+    pub fn chunk_delay(&self, d: Duration) {
+        self.inner.lock().unwrap().chunk_delay = d;
     }
 
     /// The chat answer text (default: `system=<first message content>`).
@@ -174,8 +182,11 @@ async fn chat(
         format!("system={system}")
     });
     if body["stream"] == json!(true) {
-        let fails_after = inner.lock().unwrap().stream_fails_after;
-        return event_stream(&reply, fails_after);
+        let (fails_after, pause) = {
+            let g = inner.lock().unwrap();
+            (g.stream_fails_after, g.chunk_delay)
+        };
+        return event_stream(&reply, fails_after, pause);
     }
     Json(json!({
         "id": "chatcmpl-test",
@@ -187,26 +198,46 @@ async fn chat(
     .into_response()
 }
 
-/// The answer as OpenAI streams it: a role chunk, one content chunk per word, a
-/// usage chunk, `[DONE]`.
-fn event_stream(reply: &str, fails_after: Option<usize>) -> Response {
-    let mut out = String::new();
-    let mut push = |chunk: Value| out.push_str(&format!("data: {chunk}\n\n"));
-    push(json!({"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": null}]}));
-    for (i, word) in reply.split_inclusive(' ').enumerate() {
+/// The answer as OpenAI streams it: a role chunk, one content chunk per word
+/// (`pause` before each), a usage chunk, `[DONE]`.
+fn event_stream(reply: &str, fails_after: Option<usize>, pause: Duration) -> Response {
+    let data = |chunk: Value| format!("data: {chunk}\n\n");
+    let mut events = vec![(
+        Duration::ZERO,
+        data(
+            json!({"choices": [{"index": 0, "delta": {"role": "assistant"}, "finish_reason": null}]}),
+        ),
+    )];
+    let words: Vec<&str> = reply.split_inclusive(' ').collect();
+    for (i, word) in words.iter().enumerate() {
         if fails_after == Some(i) {
-            push(
-                json!({"error": {"message": "scripted mid-stream failure", "type": "server_error"}}),
-            );
-            return ([("content-type", "text/event-stream")], out).into_response();
+            events.push((
+                pause,
+                data(json!({"error": {"message": "scripted mid-stream failure", "type": "server_error"}})),
+            ));
+            break;
         }
-        push(json!({"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": null}]}));
+        events.push((
+            pause,
+            data(json!({"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": null}]})),
+        ));
     }
-    push(
-        json!({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}),
-    );
-    out.push_str("data: [DONE]\n\n");
-    ([("content-type", "text/event-stream")], out).into_response()
+    if fails_after.is_none_or(|n| n >= words.len()) {
+        events.push((
+            Duration::ZERO,
+            data(json!({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})),
+        ));
+        events.push((Duration::ZERO, "data: [DONE]\n\n".to_string()));
+    }
+    let body = futures::stream::iter(events).then(|(pause, event)| async move {
+        tokio::time::sleep(pause).await;
+        Ok::<_, std::convert::Infallible>(event)
+    });
+    (
+        [("content-type", "text/event-stream")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
 }
 
 async fn embeddings(
