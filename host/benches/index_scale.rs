@@ -75,6 +75,7 @@ fn main() {
                 overlap: 120,
             },
             &embedder,
+            autbot::engine::search_params(&autbot::config::Config::default()).exhaustive_max_bytes,
             false,
         ))
         .unwrap();

@@ -334,7 +334,14 @@ impl Engine {
     pub async fn reindex(&self) -> Result<IngestReport, String> {
         let _guard = self.build_lock.lock().await;
         self.update_state(|s| s.building = true);
-        let result = ingest::build(&self.paths, self.chunking, self.embedder.as_ref(), false).await;
+        let result = ingest::build(
+            &self.paths,
+            self.chunking,
+            self.embedder.as_ref(),
+            self.params.exhaustive_max_bytes,
+            false,
+        )
+        .await;
         match result {
             Ok((index, report)) => {
                 tracing::info!(

@@ -109,7 +109,15 @@ async fn index(config: Config) -> Result<(), String> {
         size: config.index.chunk_size,
         overlap: config.index.chunk_overlap,
     };
-    let (_, report) = autbot::rag::ingest::build(&paths, params, embedder.as_ref(), true).await?;
+    let exhaustive_max_bytes = autbot::engine::search_params(&config).exhaustive_max_bytes;
+    let (_, report) = autbot::rag::ingest::build(
+        &paths,
+        params,
+        embedder.as_ref(),
+        exhaustive_max_bytes,
+        true,
+    )
+    .await?;
     for s in &report.skipped {
         eprintln!("skipped {}: {}", s.path, s.reason);
     }

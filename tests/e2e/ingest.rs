@@ -192,6 +192,20 @@ async fn the_index_persists_across_restarts() {
     let (status, second) = s.ask("How do I rotate admin keys?").await;
     assert_eq!(status, 200);
     assert_eq!(first["context"], second["context"]);
+    drop(s);
+    // This small index was built without HNSW links (it is scanned in full). Asked to
+    // walk a graph instead, the server says why it cannot and keeps scanning.
+    let s = ServerBuilder::new()
+        .env("AUTBOT_INDEX__DIR", &index_dir)
+        .env("AUTBOT_INDEX__EXHAUSTIVE_MAX_MIB", "0")
+        .start()
+        .ready()
+        .await;
+    let logs = s.logs_flushed().await;
+    assert!(logs.contains("built without HNSW links"), "{logs}");
+    let (status, third) = s.ask("How do I rotate admin keys?").await;
+    assert_eq!(status, 200);
+    assert_eq!(first["context"], third["context"]);
 }
 
 #[tokio::test]

@@ -24,6 +24,7 @@ async fn hit_at_3_on_the_labelled_questions() {
             overlap: 120,
         },
         &embedder,
+        0, // with HNSW links, so the graph walk below has a graph
         false,
     )
     .await

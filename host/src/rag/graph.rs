@@ -122,6 +122,29 @@ impl Graph {
         Some(Self::freeze(&hnsw, dims, vectors.iter().map(Vec::as_slice)))
     }
 
+    /// The 8-bit codes of `vectors` with no links: for an index small enough that
+    /// every search scores every vector, where building links would be wasted time.
+    /// `None` when there are no vectors.
+    pub fn unlinked(vectors: &[Vec<f32>]) -> Option<Self> {
+        let dims = vectors.first()?.len();
+        let bottom = Layer {
+            nodes: Vec::new(),
+            offsets: vec![0; vectors.len() + 1],
+            ids: Vec::new(),
+        };
+        Some(Self::assemble(
+            dims,
+            vectors.iter().map(Vec::as_slice),
+            0,
+            vec![bottom],
+        ))
+    }
+
+    /// Whether there are links to walk ([`Graph::unlinked`] has none).
+    pub fn is_linked(&self) -> bool {
+        self.len() <= 1 || self.layers.first().is_some_and(|l| !l.ids.is_empty())
+    }
+
     fn freeze<'v>(
         hnsw: &Hnsw<'_, f32, UnitCosine>,
         dims: usize,
@@ -487,6 +510,25 @@ mod tests {
         for (id, sim) in hit {
             assert!((sim - dot(&data[id], &data[1234])).abs() < 5e-3);
         }
+    }
+
+    #[test]
+    fn an_unlinked_graph_keeps_codes_only_and_round_trips() {
+        let data = unit_vectors(300, 16, 4);
+        let linked = Graph::build(&data).unwrap();
+        assert!(linked.is_linked());
+        let bare = Graph::unlinked(&data).unwrap();
+        assert!(!bare.is_linked());
+        assert_eq!(bare.len(), 300);
+        // Same codes: re-scoring gives the same similarities.
+        let q = &data[7];
+        assert_eq!(bare.rescore(q, 0..300usize), linked.rescore(q, 0..300usize));
+        let mut bytes = Vec::new();
+        bare.write_graph(&mut bytes).unwrap();
+        let flat: Vec<f32> = data.iter().flatten().copied().collect();
+        let back = Graph::read_graph(&mut bytes.as_slice(), 16, &flat).unwrap();
+        assert!(back == bare && !back.is_linked());
+        assert!(Graph::unlinked(&[]).is_none());
     }
 
     #[test]

@@ -63,9 +63,20 @@ pub struct Index {
 }
 
 impl Index {
-    /// Builds the graph and the lexical index. `vectors[i]` belongs to `chunks[i]`.
-    pub fn build(manifest: Manifest, chunks: Vec<Chunk>, vectors: &[Vec<f32>]) -> Self {
-        Self::with_graph(manifest, chunks, Graph::build(vectors))
+    /// Builds the graph (with links only when `linked`) and the lexical index.
+    /// `vectors[i]` belongs to `chunks[i]`.
+    pub fn build(
+        manifest: Manifest,
+        chunks: Vec<Chunk>,
+        vectors: &[Vec<f32>],
+        linked: bool,
+    ) -> Self {
+        let graph = if linked {
+            Graph::build(vectors)
+        } else {
+            Graph::unlinked(vectors)
+        };
+        Self::with_graph(manifest, chunks, graph)
     }
 
     /// Assembles an index around an already built (or loaded) graph.
@@ -84,7 +95,13 @@ impl Index {
     /// enough for exhaustive search), so the first query does not pay for it.
     pub fn prepare(&self, p: &SearchParams) {
         if let Some(g) = &self.graph {
-            if exhaustive_fits(g, p) {
+            if !g.is_linked() && !exhaustive_fits(g, p) {
+                tracing::warn!(
+                    vectors = g.len(),
+                    "this index was built without HNSW links (its vectors fitted index.exhaustive_max_mib then); every search scores every vector until `autbot index` or POST /admin/reindex rebuilds it"
+                );
+            }
+            if exhaustive_fits(g, p) || !g.is_linked() {
                 self.exhaustive.get_or_init(|| NibbleCodes::from_graph(g));
             }
         }
@@ -99,7 +116,7 @@ impl Index {
         k: usize,
         p: &SearchParams,
     ) -> Vec<(usize, f32)> {
-        if exhaustive_fits(g, p) {
+        if exhaustive_fits(g, p) || !g.is_linked() {
             self.exhaustive
                 .get_or_init(|| NibbleCodes::from_graph(g))
                 .search(g, query_vec, k)
@@ -159,4 +176,10 @@ impl Index {
 /// Whether `p` asks for exhaustive search over `g`'s vectors.
 fn exhaustive_fits(g: &Graph, p: &SearchParams) -> bool {
     NibbleCodes::size_for(g.len(), g.dims()) <= p.exhaustive_max_bytes
+}
+
+/// Whether an index of `vectors` vectors of `dims` dimensions needs HNSW links: only
+/// when its 4-bit codes exceed `exhaustive_max_bytes` (smaller ones are scanned).
+pub fn needs_links(vectors: usize, dims: usize, exhaustive_max_bytes: usize) -> bool {
+    NibbleCodes::size_for(vectors, dims) > exhaustive_max_bytes
 }

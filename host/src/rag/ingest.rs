@@ -41,11 +41,14 @@ pub struct IngestReport {
     pub seconds: f64,
 }
 
-/// Builds the index from `paths.data_dir` and saves it to `paths.index_dir`.
+/// Builds the index from `paths.data_dir` and saves it to `paths.index_dir`. The HNSW
+/// links are built only when the vectors' 4-bit codes exceed `exhaustive_max_bytes`
+/// (`index.exhaustive_max_mib`): smaller indexes are searched by scoring every vector.
 pub async fn build(
     paths: &IngestPaths,
     params: ChunkParams,
     embedder: &dyn Embedder,
+    exhaustive_max_bytes: usize,
     progress: bool,
 ) -> Result<(Index, IngestReport), String> {
     let started = Instant::now();
@@ -122,7 +125,9 @@ pub async fn build(
         seconds: 0.0,
     };
     let index = tokio::task::spawn_blocking(move || {
-        let index = Index::build(manifest, chunks, &vectors);
+        let dims = vectors.first().map_or(0, Vec::len);
+        let linked = crate::rag::index::needs_links(vectors.len(), dims, exhaustive_max_bytes);
+        let index = Index::build(manifest, chunks, &vectors, linked);
         store::save(&index_dir, &index, &vectors)
             .map_err(|e| format!("cannot save the index to {}: {e}", index_dir.display()))?;
         Ok::<_, String>(index)
