@@ -81,7 +81,7 @@ fn main() {
         .unwrap();
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "ingested {} files -> {} chunks in {secs:.1} s: {:.0} chunks/s end to end (parse, chunk, embed, cache, HNSW build, save)",
+        "ingested {} files -> {} chunks in {secs:.1} s: {:.0} chunks/s end to end (parse, chunk, embed, cache, graph, save; HNSW links only when the codes exceed index.exhaustive_max_mib)",
         report.documents,
         report.chunks,
         report.chunks as f64 / secs
