@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 const CLIENTS: usize = 8;
 const SECONDS: u64 = 5;
 const LLM_DELAY: Duration = Duration::from_millis(20);
+/// Alternating (through AutBot, direct) pairs for the overhead measurement.
+const PAIRS: usize = 1000;
 
 fn repo() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -136,21 +138,38 @@ async fn main() {
     c.llm.base_url = fake.base_url();
     c.llm.api_key = Some("sk-bench".to_string().into());
     let url = start(c).await;
-    let (rps, lat) = run(&url, &questions, 1).await;
     // The baseline: the same client calling the fake directly with a prompt of the
-    // size the pipeline sends (the fake sleeps its delay to within tens of µs), so
-    // overhead = through AutBot − direct, percentile by percentile.
+    // size the pipeline sends (the fake sleeps its delay to within tens of µs). The two
+    // calls alternate, so both see the same machine; overhead = through AutBot −
+    // direct, percentile by percentile.
     let chat = format!("{}/chat/completions", fake.base_url());
-    let context = "AutBot is a retrieval-augmented chat server. ".repeat(60);
-    let (_, direct) = post_for(&chat, 1, move |_| {
-        serde_json::json!({"model": "m", "messages": [
-            {"role": "system", "content": "You are AutBot."},
-            {"role": "user", "content": context},
-        ]})
-    })
-    .await;
+    let direct_body = serde_json::json!({"model": "m", "messages": [
+        {"role": "system", "content": "You are AutBot."},
+        {"role": "user", "content": "AutBot is a retrieval-augmented chat server. ".repeat(60)},
+    ]});
+    let client = reqwest::Client::new();
+    let (mut lat, mut direct) = (Vec::new(), Vec::new());
+    for i in 0..PAIRS {
+        let t = Instant::now();
+        let r = client
+            .post(&url)
+            .json(&serde_json::json!({"query": questions[i % questions.len()]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let _ = r.bytes().await.unwrap();
+        lat.push(t.elapsed());
+        let t = Instant::now();
+        let r = client.post(&chat).json(&direct_body).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let _ = r.bytes().await.unwrap();
+        direct.push(t.elapsed());
+    }
+    lat.sort();
+    direct.sort();
     println!(
-        "fake LLM with {LLM_DELAY:?} delay, one client: {rps:.0} req/s, p50 {:?}, p99 {:?}; \
+        "fake LLM with {LLM_DELAY:?} delay, one client, {PAIRS} requests: p50 {:?}, p99 {:?}; \
          calling the fake directly: p50 {:?}, p99 {:?}",
         pct(&lat, 0.5),
         pct(&lat, 0.99),

@@ -163,8 +163,10 @@ impl Engine {
     }
 
     /// Answers one question as a stream of text pieces (never cached: the answer is
-    /// written as the model produces it). Failures before the first piece are errors
-    /// with their status, as for [`Engine::answer`].
+    /// written as the model produces it). Failures until the model starts answering
+    /// (its response headers) are errors with their status, as for [`Engine::answer`];
+    /// later ones are the stream's last item. The `llm_stream_start` stage measures
+    /// the time to the model's response headers.
     pub async fn answer_stream(
         &self,
         question: &str,
@@ -190,7 +192,7 @@ impl Engine {
             })
             .instrument(tracing::info_span!("llm"))
             .await;
-        metrics::histogram!(STAGE_DURATION, "stage" => "llm")
+        metrics::histogram!(STAGE_DURATION, "stage" => "llm_stream_start")
             .record(started.elapsed().as_secs_f64());
         Ok(StreamedOutcome {
             passages,

@@ -177,26 +177,84 @@ async fn a_stream_counts_against_the_concurrency_limit_until_its_last_event() {
         .start()
         .ready()
         .await;
-    let url = s.url("/api/query/stream");
-    let slow = tokio::spawn(async move {
-        let r = client()
-            .post(url)
-            .json(&json!({ "query": "What is AutBot?" }))
-            .send()
-            .await
-            .expect("request");
-        let status = r.status().as_u16();
-        (status, r.text().await.expect("body"))
-    });
-    // Headers arrive at once; the words follow over ~0.9 s.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut slow = client()
+        .post(s.url("/api/query/stream"))
+        .json(&json!({ "query": "What is AutBot?" }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(slow.status(), 200);
+    // The first event arrives while the model is still writing (the words follow over
+    // ~0.9 s): the answer is streamed, not buffered.
+    let first = slow.chunk().await.expect("read").expect("a first chunk");
+    let first = String::from_utf8_lossy(&first);
+    assert!(first.contains("event: context"), "{first}");
+    assert!(!first.contains("event: done"), "{first}");
     let (status, body) = s.ask("What is AutBot?").await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], "overloaded");
-    let (status, text) = slow.await.unwrap();
-    assert_eq!(status, 200);
-    assert!(text.contains("event: done"), "{text}");
+    let rest = slow.text().await.expect("rest of the stream");
+    assert!(rest.contains("event: done"), "{rest}");
     // The permit is back once the stream has ended.
     let (status, body) = s.ask("What is AutBot?").await;
     assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_stream_cut_off_before_done_ends_with_an_error_event() {
+    let fake = FakeOpenAi::start().await;
+    fake.reply("one two three four");
+    fake.cut_stream_after(2);
+    let s = openai(&fake).start().ready().await;
+    let (status, _, events) = ask_stream(&s, "What is AutBot?").await;
+    assert_eq!(status, 200, "{events:?}");
+    assert_eq!(deltas(&events), ["one ", "two "]);
+    let (last, error) = events.last().unwrap();
+    assert_eq!(last, "error", "{events:?}");
+    assert!(
+        error["error"].as_str().unwrap().contains("[DONE]"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn failing_streams_open_the_circuit() {
+    let fake = FakeOpenAi::start().await;
+    fake.reply("one two three");
+    fake.fail_stream_after(1);
+    let s = openai(&fake)
+        .env("AUTBOT_LLM__BREAKER_FAILURES", "2")
+        .env("AUTBOT_LLM__BREAKER_COOLDOWN_SECS", "60")
+        .start()
+        .ready()
+        .await;
+    for _ in 0..2 {
+        let (status, _, events) = ask_stream(&s, "What is AutBot?").await;
+        assert_eq!(status, 200);
+        assert_eq!(events.last().unwrap().0, "error", "{events:?}");
+    }
+    let (status, _, events) = ask_stream(&s, "What is AutBot?").await;
+    assert_eq!(status, 503, "{events:?}");
+    assert_eq!(events[0].1["code"], "upstream_unavailable");
+    assert_eq!(
+        fake.requests("chat").len(),
+        2,
+        "the open circuit makes no call"
+    );
+}
+
+#[tokio::test]
+async fn servers_that_refuse_stream_options_still_stream() {
+    let fake = FakeOpenAi::start().await;
+    fake.reply("alpha beta gamma");
+    fake.refuse_stream_options();
+    let s = openai(&fake).start().ready().await;
+    let (status, _, events) = ask_stream(&s, "What is AutBot?").await;
+    assert_eq!(status, 200, "{events:?}");
+    assert_eq!(deltas(&events).concat(), "alpha beta gamma");
+    let calls = fake.requests("chat");
+    assert_eq!(calls.len(), 2);
+    assert!(calls[0].body.get("stream_options").is_some());
+    assert!(calls[1].body.get("stream_options").is_none());
+    assert_eq!(calls[1].body["stream"], true);
 }

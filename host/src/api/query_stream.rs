@@ -61,7 +61,13 @@ pub async fn query_stream(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
     JsonBody(body): JsonBody<QueryRequest>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Error> {
+) -> Result<
+    (
+        [(&'static str, &'static str); 1],
+        Sse<impl Stream<Item = Result<Event, Infallible>>>,
+    ),
+    Error,
+> {
     let question = clean_query(&body.query, state.config.server.max_query_chars)?;
     tracing::debug!(query = %question.chars().take(100).collect::<String>(), "query (stream)");
     let outcome = state.engine.answer_stream(&question, &request_id).await?;
@@ -91,7 +97,7 @@ pub async fn query_stream(
                 }
                 Some(Err(e)) => {
                     let e = Error::from(e);
-                    tracing::warn!(code = %e.code(), error = %e, "the answer stream failed");
+                    tracing::warn!(request_id = %request_id, code = %e.code(), error = %e, "the answer stream failed");
                     let body = ErrorBody {
                         error: e.to_string(),
                         code: e.code(),
@@ -109,7 +115,11 @@ pub async fn query_stream(
             }
         }
     });
-    Ok(Sse::new(first.chain(rest)).keep_alive(KeepAlive::default()))
+    // Proxies such as nginx would otherwise hold the events back until the end.
+    Ok((
+        [("x-accel-buffering", "no")],
+        Sse::new(first.chain(rest)).keep_alive(KeepAlive::default()),
+    ))
 }
 
 /// A named event with a JSON payload.

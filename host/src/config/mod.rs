@@ -236,7 +236,8 @@ pub struct IndexConfig {
     /// Vector search scores every vector while their 4-bit codes (dimensions / 2 + 4
     /// bytes each: 18.7 MiB for 100,000 × 384) take at most this many MiB, about what
     /// a server CPU's last-level cache holds; its recall does not depend on how the
-    /// data is spread. Larger indexes walk the HNSW graph. 0 = always the graph.
+    /// data is spread. Larger indexes walk the HNSW graph. 0 = always the graph (an
+    /// index built without graph links is scanned until it is rebuilt).
     pub exhaustive_max_mib: usize,
     /// Rebuild instead of refusing to start when the stored index was made
     /// with another embedding model or dimension.

@@ -8,6 +8,7 @@ use crate::observability::metrics::{LLM_CIRCUIT_OPEN, LLM_COST, LLM_TOKENS};
 use crate::upstream::{send_with_retry, UpstreamError};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Client for `POST {base_url}/chat/completions`.
@@ -19,7 +20,7 @@ pub struct OpenAiChat {
     max_tokens: u32,
     max_retries: u32,
     key: SecretString,
-    breaker: CircuitBreaker,
+    breaker: Arc<CircuitBreaker>,
     price: Option<TokenPrice>,
 }
 
@@ -59,21 +60,21 @@ impl OpenAiChat {
             max_tokens: c.max_tokens,
             max_retries: c.max_retries,
             key,
-            breaker: CircuitBreaker::new(
+            breaker: Arc::new(CircuitBreaker::new(
                 c.breaker_failures,
                 Duration::from_secs(c.breaker_cooldown_secs),
-            ),
+            )),
             price,
         })
     }
 
-    /// Sends the chat request (`stream`: ask for server-sent events), with retries.
-    /// The breaker admits it first and learns from a failure here; the caller tells
-    /// it about a success once the answer is read.
+    /// Sends the chat request, with retries. The breaker admits it first and learns
+    /// from a failure here; the caller tells it the outcome once the answer is read
+    /// (for a stream: when it ends).
     async fn send(
         &self,
         messages: &[ChatMessage],
-        stream: bool,
+        stream: Streaming,
     ) -> Result<reqwest::Response, UpstreamError> {
         if let Err(retry_after_secs) = self.breaker.admit() {
             return Err(UpstreamError::CircuitOpen { retry_after_secs });
@@ -84,8 +85,10 @@ impl OpenAiChat {
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         });
-        if stream {
+        if stream != Streaming::No {
             body["stream"] = true.into();
+        }
+        if stream == Streaming::WithUsage {
             body["stream_options"] = serde_json::json!({"include_usage": true});
         }
         let outcome = send_with_retry(
@@ -104,16 +107,9 @@ impl OpenAiChat {
         outcome
     }
 
-    /// Tells the breaker whether the upstream is healthy. Client errors (4xx other
-    /// than 429) are our fault, not the upstream's health.
+    /// Tells the breaker how a call went.
     fn record<T>(&self, outcome: &Result<T, UpstreamError>) {
-        let healthy = match outcome {
-            Ok(_) => true,
-            Err(UpstreamError::Status { status, .. }) => *status < 500 && *status != 429,
-            Err(_) => false,
-        };
-        self.breaker.record(healthy);
-        metrics::gauge!(LLM_CIRCUIT_OPEN).set(if self.breaker.is_open() { 1.0 } else { 0.0 });
+        record_health(&self.breaker, outcome.as_ref().map(|_| ()));
     }
 
     /// The message content of a complete (non-streamed) answer.
@@ -133,6 +129,27 @@ impl OpenAiChat {
             .filter(|t| !t.trim().is_empty())
             .ok_or_else(|| UpstreamError::Malformed("the answer has no message content".into()))
     }
+}
+
+/// Whether to ask for server-sent events, and for the token counts at their end.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Streaming {
+    No,
+    WithUsage,
+    /// For servers that refuse `stream_options`.
+    Plain,
+}
+
+/// Tells `breaker` how a call went. Client errors (4xx other than 429) are our fault,
+/// not the upstream's health.
+pub(super) fn record_health(breaker: &CircuitBreaker, outcome: Result<(), &UpstreamError>) {
+    let healthy = match outcome {
+        Ok(()) => true,
+        Err(UpstreamError::Status { status, .. }) => *status < 500 && *status != 429,
+        Err(_) => false,
+    };
+    breaker.record(healthy);
+    metrics::gauge!(LLM_CIRCUIT_OPEN).set(if breaker.is_open() { 1.0 } else { 0.0 });
 }
 
 /// Token and cost metrics for one answer.
@@ -168,7 +185,7 @@ impl Llm for OpenAiChat {
     }
 
     async fn complete(&self, messages: &[ChatMessage]) -> Result<String, UpstreamError> {
-        let response = self.send(messages, false).await?;
+        let response = self.send(messages, Streaming::No).await?;
         let answer = self.read_answer(response).await;
         self.record(&answer);
         answer
@@ -178,18 +195,24 @@ impl Llm for OpenAiChat {
         &self,
         request: &AnswerRequest<'_>,
     ) -> Result<TextStream, UpstreamError> {
-        let response = self.send(request.messages, true).await?;
+        let response = match self.send(request.messages, Streaming::WithUsage).await {
+            // Some OpenAI-compatible servers refuse `stream_options`.
+            Err(UpstreamError::Status { status: 400, .. }) => {
+                self.send(request.messages, Streaming::Plain).await?
+            }
+            other => other?,
+        };
         let is_event_stream = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if is_event_stream {
-            self.record(&Ok::<(), UpstreamError>(()));
             return Ok(openai_stream::pieces(
                 response,
                 self.model.clone(),
                 self.price,
+                self.breaker.clone(),
             ));
         }
         // A server that ignores `stream` answers in one piece.

@@ -1,14 +1,15 @@
 //! Streamed chat completions (`"stream": true`): the server-sent events of an
 //! OpenAI-compatible API (`data: {chunk}` … `data: [DONE]`) as a stream of text pieces.
 
-use super::openai::count_usage;
-use super::TextStream;
+use super::openai::{count_usage, record_health};
+use super::{CircuitBreaker, TextStream};
 use crate::config::TokenPrice;
 use crate::upstream::{classify, UpstreamError};
 use eventsource_stream::{EventStreamError, Eventsource};
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 use std::pin::Pin;
+use std::sync::Arc;
 
 /// Token counts, in complete answers and in the last chunk of a stream.
 #[derive(Debug, Deserialize)]
@@ -23,7 +24,7 @@ pub struct Usage {
 #[derive(Deserialize)]
 struct Chunk {
     #[serde(default)]
-    choices: Vec<ChunkChoice>,
+    choices: Option<Vec<ChunkChoice>>,
     #[serde(default)]
     usage: Option<Usage>,
     /// Some servers report a failure inside the stream.
@@ -34,7 +35,7 @@ struct Chunk {
 #[derive(Deserialize)]
 struct ChunkChoice {
     #[serde(default)]
-    delta: Delta,
+    delta: Option<Delta>,
 }
 
 #[derive(Deserialize, Default)]
@@ -56,8 +57,15 @@ enum Said {
 }
 
 fn parse(data: &str) -> Result<Said, UpstreamError> {
-    if data.trim() == "[DONE]" {
-        return Ok(Said::Done);
+    match data.trim() {
+        "[DONE]" => return Ok(Said::Done),
+        "" => {
+            return Ok(Said::Data {
+                text: None,
+                usage: None,
+            })
+        }
+        _ => {}
     }
     let chunk: Chunk = serde_json::from_str(data)
         .map_err(|e| UpstreamError::Malformed(format!("a streamed chunk is not valid: {e}")))?;
@@ -69,9 +77,10 @@ fn parse(data: &str) -> Result<Said, UpstreamError> {
     }
     let text = chunk
         .choices
+        .unwrap_or_default()
         .into_iter()
         .next()
-        .and_then(|c| c.delta.content)
+        .and_then(|c| c.delta?.content)
         .filter(|t| !t.is_empty());
     Ok(Said::Data {
         text,
@@ -86,39 +95,100 @@ type Events = Pin<
     >,
 >;
 
-/// The text pieces of a streamed answer, in order. Ends at `[DONE]` (or when the
-/// server closes the stream); a transport or format error is the last item.
-pub fn pieces(response: reqwest::Response, model: String, price: Option<TokenPrice>) -> TextStream {
-    let events: Events = Box::pin(response.bytes_stream().eventsource());
-    Box::pin(futures::stream::unfold(Some(events), move |events| {
-        let model = model.clone();
-        async move {
-            let mut events = events?;
-            loop {
-                let said = match events.next().await? {
-                    Ok(event) => parse(&event.data),
-                    Err(EventStreamError::Transport(e)) => Err(classify(e)),
-                    Err(e) => Err(UpstreamError::Malformed(e.to_string())),
-                };
-                match said {
-                    Ok(Said::Done) => return None,
-                    Ok(Said::Data { text, usage }) => {
-                        if let Some(u) = usage {
-                            count_usage(&model, price, &u);
-                        }
-                        if let Some(text) = text {
-                            return Some((Ok(text), Some(events)));
-                        }
+/// Tells the breaker how the stream went, once: at `[DONE]`, at the first error, or,
+/// when the client goes away first, as a success when dropped (so a trial call never
+/// leaves the breaker half-open).
+struct Verdict(Option<Arc<CircuitBreaker>>);
+
+impl Verdict {
+    fn give(&mut self, outcome: Result<(), &UpstreamError>) {
+        if let Some(breaker) = self.0.take() {
+            record_health(&breaker, outcome);
+        }
+    }
+}
+
+impl Drop for Verdict {
+    fn drop(&mut self) {
+        self.give(Ok(()));
+    }
+}
+
+/// A stream being read.
+struct Reading {
+    events: Events,
+    any_text: bool,
+    verdict: Verdict,
+    model: String,
+    price: Option<TokenPrice>,
+}
+
+impl Reading {
+    /// The next piece of text; `None` at a complete end; an error ends the stream.
+    async fn next_piece(&mut self) -> Option<Result<String, UpstreamError>> {
+        let failure = loop {
+            let said = match self.events.next().await {
+                // Servers must end with `[DONE]`; without it the answer may be cut off.
+                None => Err(UpstreamError::Malformed(
+                    "the stream ended before [DONE]".into(),
+                )),
+                Some(Ok(event)) => parse(&event.data),
+                Some(Err(EventStreamError::Transport(e))) => Err(classify(e)),
+                Some(Err(e)) => Err(UpstreamError::Malformed(e.to_string())),
+            };
+            match said {
+                Ok(Said::Done) if self.any_text => {
+                    self.verdict.give(Ok(()));
+                    return None;
+                }
+                Ok(Said::Done) => {
+                    break UpstreamError::Malformed("the answer has no message content".into())
+                }
+                Ok(Said::Data { text, usage }) => {
+                    if let Some(u) = usage {
+                        count_usage(&self.model, self.price, &u);
                     }
-                    Err(e) => {
-                        metrics::counter!(crate::observability::metrics::UPSTREAM_ERRORS, "kind" => e.kind())
-                            .increment(1);
-                        return Some((Err(e), None));
+                    if let Some(text) = text {
+                        self.any_text |= !text.trim().is_empty();
+                        return Some(Ok(text));
                     }
                 }
+                Err(e) => break e,
             }
-        }
-    }))
+        };
+        self.verdict.give(Err(&failure));
+        metrics::counter!(crate::observability::metrics::UPSTREAM_ERRORS, "kind" => failure.kind())
+            .increment(1);
+        Some(Err(failure))
+    }
+}
+
+/// The text pieces of a streamed answer, in order. Ends at `[DONE]`; a transport or
+/// format error, a stream cut off before `[DONE]` or an answer without text is the
+/// last item. `breaker` learns how the stream went.
+pub fn pieces(
+    response: reqwest::Response,
+    model: String,
+    price: Option<TokenPrice>,
+    breaker: Arc<CircuitBreaker>,
+) -> TextStream {
+    let reading = Reading {
+        events: Box::pin(response.bytes_stream().eventsource()),
+        any_text: false,
+        verdict: Verdict(Some(breaker)),
+        model,
+        price,
+    };
+    Box::pin(futures::stream::unfold(
+        Some(reading),
+        |reading| async move {
+            let mut reading = reading?;
+            match reading.next_piece().await? {
+                Ok(text) => Some((Ok(text), Some(reading))),
+                Err(e) => Some((Err(e), None)),
+            }
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -291,6 +291,12 @@ impl Graph {
         if self.is_empty() || query.len() != self.dims || k == 0 {
             return Vec::new();
         }
+        if !self.is_linked() {
+            // Nothing to walk: score every item.
+            let mut all = self.rescore(query, 0..self.len());
+            all.truncate(k);
+            return all;
+        }
         let mut codes = Vec::with_capacity(self.dims);
         let scale = quantize(query, &mut codes);
         let probe = Probe { codes, scale };
@@ -528,6 +534,10 @@ mod tests {
         let flat: Vec<f32> = data.iter().flatten().copied().collect();
         let back = Graph::read_graph(&mut bytes.as_slice(), 16, &flat).unwrap();
         assert!(back == bare && !back.is_linked());
+        // A walk on it scores every item instead.
+        let found = bare.search(q, 5, 16);
+        assert_eq!(found.len(), 5);
+        assert_eq!(found[0].0, 7);
         assert!(Graph::unlinked(&[]).is_none());
     }
 

@@ -10,7 +10,9 @@ use std::sync::OnceLock;
 
 /// Layout version of the persisted index; bump when the files change shape.
 /// 2: the frozen HNSW graph is stored in `graph.bin` instead of rebuilt at load.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: `graph.bin` may hold no links (an index scanned in full); older versions
+///    would walk it, so they must not read it.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// What an index was built from; stored next to it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -92,7 +94,8 @@ impl Index {
     }
 
     /// Makes what searching with `p` needs (the 4-bit codes when the index is small
-    /// enough for exhaustive search), so the first query does not pay for it.
+    /// enough for exhaustive search, or was built without graph links), so the first
+    /// query does not pay for it.
     pub fn prepare(&self, p: &SearchParams) {
         if let Some(g) = &self.graph {
             if !g.is_linked() && !exhaustive_fits(g, p) {

@@ -36,6 +36,10 @@ struct Inner {
     stream_fails_after: Option<usize>,
     /// Pause between streamed chunks.
     chunk_delay: Duration,
+    /// Streamed answers stop after this many chunks, without an error or `[DONE]`.
+    cut_stream_after: Option<usize>,
+    /// Answer 400 to requests with `stream_options`, as some servers do.
+    refuse_stream_options: bool,
 }
 
 /// Handle to the running fake.
@@ -90,6 +94,16 @@ impl FakeOpenAi {
     /// Streamed answers break off with an error event after `chunks` chunks.
     pub fn fail_stream_after(&self, chunks: usize) {
         self.inner.lock().unwrap().stream_fails_after = Some(chunks);
+    }
+
+    /// Streamed answers stop after `chunks` chunks, without `[DONE]`.
+    pub fn cut_stream_after(&self, chunks: usize) {
+        self.inner.lock().unwrap().cut_stream_after = Some(chunks);
+    }
+
+    /// Answers 400 to requests that carry `stream_options`.
+    pub fn refuse_stream_options(&self) {
+        self.inner.lock().unwrap().refuse_stream_options = true;
     }
 
     /// Pauses between streamed chunks.
@@ -182,11 +196,19 @@ async fn chat(
         format!("system={system}")
     });
     if body["stream"] == json!(true) {
-        let (fails_after, pause) = {
-            let g = inner.lock().unwrap();
-            (g.stream_fails_after, g.chunk_delay)
+        let g = inner.lock().unwrap();
+        if g.refuse_stream_options && body.get("stream_options").is_some() {
+            let error = json!({"error": {"message": "unknown field stream_options", "type": "invalid_request_error"}});
+            return (StatusCode::BAD_REQUEST, Json(error)).into_response();
+        }
+        let ending = match (g.stream_fails_after, g.cut_stream_after) {
+            (Some(n), _) => Ending::ErrorAfter(n),
+            (None, Some(n)) => Ending::CutAfter(n),
+            (None, None) => Ending::Done,
         };
-        return event_stream(&reply, fails_after, pause);
+        let pause = g.chunk_delay;
+        drop(g);
+        return event_stream(&reply, ending, pause);
     }
     Json(json!({
         "id": "chatcmpl-test",
@@ -198,9 +220,18 @@ async fn chat(
     .into_response()
 }
 
+/// How a streamed answer ends.
+enum Ending {
+    Done,
+    /// An error event after this many words.
+    ErrorAfter(usize),
+    /// Silence after this many words (no `[DONE]`).
+    CutAfter(usize),
+}
+
 /// The answer as OpenAI streams it: a role chunk, one content chunk per word
-/// (`pause` before each), a usage chunk, `[DONE]`.
-fn event_stream(reply: &str, fails_after: Option<usize>, pause: Duration) -> Response {
+/// (`pause` before each), a usage chunk, `[DONE]`; or cut short as `ending` says.
+fn event_stream(reply: &str, ending: Ending, pause: Duration) -> Response {
     let data = |chunk: Value| format!("data: {chunk}\n\n");
     let mut events = vec![(
         Duration::ZERO,
@@ -210,7 +241,10 @@ fn event_stream(reply: &str, fails_after: Option<usize>, pause: Duration) -> Res
     )];
     let words: Vec<&str> = reply.split_inclusive(' ').collect();
     for (i, word) in words.iter().enumerate() {
-        if fails_after == Some(i) {
+        if matches!(ending, Ending::CutAfter(n) if n == i) {
+            break;
+        }
+        if matches!(ending, Ending::ErrorAfter(n) if n == i) {
             events.push((
                 pause,
                 data(json!({"error": {"message": "scripted mid-stream failure", "type": "server_error"}})),
@@ -222,7 +256,11 @@ fn event_stream(reply: &str, fails_after: Option<usize>, pause: Duration) -> Res
             data(json!({"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": null}]})),
         ));
     }
-    if fails_after.is_none_or(|n| n >= words.len()) {
+    let complete = match ending {
+        Ending::Done => true,
+        Ending::ErrorAfter(n) | Ending::CutAfter(n) => n >= words.len(),
+    };
+    if complete {
         events.push((
             Duration::ZERO,
             data(json!({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})),
