@@ -112,6 +112,12 @@ async fn main() {
     ];
     let work = tempfile::tempdir().unwrap();
     let url = start(config(work.path())).await;
+    let (rps, lat) = run(&url, &questions, 1).await;
+    println!(
+        "embedded defaults, cache off: 1 client, {SECONDS} s: {rps:.0} req/s, p50 {:?}, p99 {:?}",
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+    );
     let (rps, lat) = run(&url, &questions, CLIENTS).await;
     println!(
         "embedded defaults, cache off: {CLIENTS} clients, {SECONDS} s: {rps:.0} req/s, p50 {:?}, p99 {:?} ({} requests)",
