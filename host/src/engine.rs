@@ -127,14 +127,7 @@ impl Engine {
         request_id: &str,
         bypass_cache: bool,
     ) -> Result<(Arc<Outcome>, CacheStatus), Error> {
-        let index = self.index.get().ok_or_else(|| {
-            Error::NotReady("the document index is still being built; retry shortly".into())
-        })?;
-        let query = self
-            .plugins
-            .preprocess(question.to_string(), request_id)
-            .instrument(tracing::info_span!("preprocess"))
-            .await?;
+        let (index, query) = self.preprocess(question, request_id).await?;
         if bypass_cache || !self.cache.enabled() {
             metrics::counter!(CACHE, "result" => "bypass").increment(1);
             let outcome = self.compute(&index, &query, request_id).await?;
@@ -172,14 +165,7 @@ impl Engine {
         question: &str,
         request_id: &str,
     ) -> Result<StreamedOutcome, Error> {
-        let index = self.index.get().ok_or_else(|| {
-            Error::NotReady("the document index is still being built; retry shortly".into())
-        })?;
-        let query = self
-            .plugins
-            .preprocess(question.to_string(), request_id)
-            .instrument(tracing::info_span!("preprocess"))
-            .await?;
+        let (index, query) = self.preprocess(question, request_id).await?;
         metrics::counter!(CACHE, "result" => "bypass").increment(1);
         let (passages, messages) = self.prompt(&index, &query, request_id).await?;
         let started = Instant::now();
@@ -199,6 +185,23 @@ impl Engine {
             model: self.llm.model(),
             pieces: pieces?,
         })
+    }
+
+    /// The serving index and the question after the preprocessor plugins.
+    async fn preprocess(
+        &self,
+        question: &str,
+        request_id: &str,
+    ) -> Result<(Arc<crate::rag::index::Index>, String), Error> {
+        let index = self.index.get().ok_or_else(|| {
+            Error::NotReady("the document index is still being built; retry shortly".into())
+        })?;
+        let query = self
+            .plugins
+            .preprocess(question.to_string(), request_id)
+            .instrument(tracing::info_span!("preprocess"))
+            .await?;
+        Ok((index, query))
     }
 
     /// Retrieval, ranking, prompt and answer for a preprocessed question.

@@ -50,9 +50,7 @@ async fn ask_stream(s: &Server, question: &str) -> (u16, String, Vec<(String, Va
 
 fn openai(fake: &FakeOpenAi) -> ServerBuilder {
     ServerBuilder::new()
-        .env("OPENAI_API_KEY", "sk-test-key")
-        .env("AUTBOT_LLM__PROVIDER", "openai")
-        .env("AUTBOT_LLM__BASE_URL", fake.base_url())
+        .llm(fake)
         .env("AUTBOT_LLM__MODEL", "gpt-test")
 }
 
@@ -97,10 +95,7 @@ async fn the_model_answer_streams_in_order() {
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].body["stream"], true);
     assert_eq!(calls[0].body["stream_options"]["include_usage"], true);
-    assert_eq!(
-        calls[0].authorization.as_deref(),
-        Some("Bearer sk-test-key")
-    );
+    assert_eq!(calls[0].authorization.as_deref(), Some("Bearer sk-test"));
 }
 
 #[tokio::test]

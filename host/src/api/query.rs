@@ -80,20 +80,24 @@ pub async fn query(
     let outcome = Arc::unwrap_or_clone(outcome);
     let body = QueryResponse {
         response: outcome.response,
-        sources: outcome
-            .passages
-            .iter()
-            .map(|p| SourceRef {
-                source: p.source.clone(),
-                heading: p.heading.clone(),
-                score: (p.score * 1000.0).round() / 1000.0,
-            })
-            .collect(),
+        sources: sources(&outcome.passages),
         context: outcome.passages.into_iter().map(|p| p.text).collect(),
         model: outcome.model,
         request_id,
     };
     Ok(([("x-cache", cache.header())], Json(body)))
+}
+
+/// Where each passage came from, same order, scores rounded to 3 decimals.
+pub fn sources(passages: &[crate::rag::retrieve::Passage]) -> Vec<SourceRef> {
+    passages
+        .iter()
+        .map(|p| SourceRef {
+            source: p.source.clone(),
+            heading: p.heading.clone(),
+            score: (p.score * 1000.0).round() / 1000.0,
+        })
+        .collect()
 }
 
 /// Zero-width and byte-order-mark characters, stripped silently.

@@ -2,7 +2,7 @@
 //! the language model writes: `context` (the passages), `delta` (text pieces, in
 //! order), then `done` (the whole answer) or `error`.
 
-use super::query::{clean_query, QueryRequest, SourceRef};
+use super::query::{clean_query, sources, QueryRequest, SourceRef};
 use crate::app::AppState;
 use crate::error::{Error, ErrorBody};
 use crate::pipeline::json_body::JsonBody;
@@ -72,15 +72,7 @@ pub async fn query_stream(
     tracing::debug!(query = %question.chars().take(100).collect::<String>(), "query (stream)");
     let outcome = state.engine.answer_stream(&question, &request_id).await?;
     let context = ContextEvent {
-        sources: outcome
-            .passages
-            .iter()
-            .map(|p| SourceRef {
-                source: p.source.clone(),
-                heading: p.heading.clone(),
-                score: (p.score * 1000.0).round() / 1000.0,
-            })
-            .collect(),
+        sources: sources(&outcome.passages),
         context: outcome.passages.into_iter().map(|p| p.text).collect(),
         model: outcome.model,
         request_id: request_id.clone(),
