@@ -90,6 +90,13 @@ pub async fn query_stream(
                 Some(Err(e)) => {
                     let e = Error::from(e);
                     tracing::warn!(request_id = %request_id, code = %e.code(), error = %e, "the answer stream failed");
+                    // The 200 is already sent, so the error-body layer never sees this one.
+                    crate::observability::sentry::report_server_error(
+                        e.status().as_u16(),
+                        &e.code(),
+                        &e.to_string(),
+                        &request_id,
+                    );
                     let body = ErrorBody {
                         error: e.to_string(),
                         code: e.code(),
