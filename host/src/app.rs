@@ -95,7 +95,10 @@ pub fn router(state: AppState) -> Router {
     }
     router
         .route("/api/query", post(api::query::query))
-        .route("/api/query/stream", post(api::query_stream::query_stream))
+        .route(
+            "/api/query/stream",
+            post(api::query_stream::query_stream).get(api::query_stream::query_stream_get),
+        )
         .route("/api/version", get(api::version::version))
         .route("/health", get(api::health::health))
         .route("/ready", get(api::health::ready))

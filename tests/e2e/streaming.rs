@@ -15,6 +15,11 @@ async fn ask_stream(s: &Server, question: &str) -> (u16, String, Vec<(String, Va
         .send()
         .await
         .expect("request");
+    read_stream(r).await
+}
+
+/// Status, content type and events (or the JSON error body) of a response.
+async fn read_stream(r: reqwest::Response) -> (u16, String, Vec<(String, Value)>) {
     let status = r.status().as_u16();
     let content_type = r
         .headers()
@@ -113,6 +118,36 @@ async fn the_extractive_answer_streams_the_same_text_as_the_json_answer() {
         json_answer["response"].as_str().unwrap()
     );
     assert_eq!(events.last().unwrap().0, "done");
+}
+
+#[tokio::test]
+async fn a_browser_event_source_can_get_the_stream() {
+    let s = ServerBuilder::new().start().ready().await;
+    let question = "How do I change the port the server listens on?";
+    let (_, posted, events_post) = ask_stream(&s, question).await;
+    assert!(posted.starts_with("text/event-stream"));
+    let r = client()
+        .get(s.url("/api/query/stream"))
+        .query(&[("query", question)])
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("request");
+    let (status, content_type, events) = read_stream(r).await;
+    assert_eq!(status, 200, "{events:?}");
+    assert!(content_type.starts_with("text/event-stream"));
+    assert_eq!(events[0].1["context"], events_post[0].1["context"]);
+    assert_eq!(deltas(&events), deltas(&events_post));
+    // Without the parameter: a JSON 400 that says what is missing.
+    let r = client()
+        .get(s.url("/api/query/stream"))
+        .send()
+        .await
+        .expect("request");
+    let (status, _, events) = read_stream(r).await;
+    assert_eq!(status, 400, "{events:?}");
+    assert_eq!(events[0].1["code"], "missing_field");
+    assert!(events[0].1["error"].as_str().unwrap().contains("query"));
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         super::query::query,
         super::query_stream::query_stream,
+        super::query_stream::query_stream_get,
         super::version::version,
         super::health::health,
         super::health::ready,

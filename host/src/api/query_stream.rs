@@ -1,4 +1,4 @@
-//! `POST /api/query/stream`: the same question, answered as server-sent events while
+//! `POST /api/query/stream` (or `GET …?query=`): the question, answered as server-sent events while
 //! the language model writes: `context` (the passages), `delta` (text pieces, in
 //! order), then `done` (the whole answer) or `error`.
 
@@ -7,10 +7,12 @@ use crate::app::AppState;
 use crate::error::{Error, ErrorBody};
 use crate::pipeline::json_body::JsonBody;
 use crate::pipeline::request_id::RequestId;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use serde::Serialize;
 use std::convert::Infallible;
 use utoipa::ToSchema;
@@ -61,14 +63,42 @@ pub async fn query_stream(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
     JsonBody(body): JsonBody<QueryRequest>,
-) -> Result<
-    (
-        [(&'static str, &'static str); 1],
-        Sse<impl Stream<Item = Result<Event, Infallible>>>,
-    ),
-    Error,
-> {
-    let question = clean_query(&body.query, state.config.server.max_query_chars)?;
+) -> Result<Response, Error> {
+    stream_answer(&state, request_id, &body.query).await
+}
+
+/// The same for `GET /api/query/stream?query=...`, so a browser's `EventSource` (which
+/// can only GET) can use it.
+#[utoipa::path(
+    get,
+    path = "/api/query/stream",
+    params(("query" = String, Query, description = "The question, URL-encoded")),
+    responses(
+        (status = 200, description = "`text/event-stream`, as for POST", content_type = "text/event-stream", body = ContextEvent),
+        (status = 400, description = "No `query` parameter", body = ErrorBody),
+        (status = 422, description = "Empty, too long or refused query", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 502, description = "The language model failed before answering", body = ErrorBody),
+        (status = 503, description = "Not ready, overloaded or the language model is down", body = ErrorBody),
+    )
+)]
+pub async fn query_stream_get(
+    State(state): State<AppState>,
+    Extension(RequestId(request_id)): Extension<RequestId>,
+    query: Result<Query<QueryRequest>, QueryRejection>,
+) -> Result<Response, Error> {
+    let Ok(Query(body)) = query else {
+        return Err(Error::bad_request(
+            "missing_field",
+            "the `query` URL parameter is missing, e.g. /api/query/stream?query=What%20is%20AutBot%3F",
+        ));
+    };
+    stream_answer(&state, request_id, &body.query).await
+}
+
+/// Validates the question and streams its answer.
+async fn stream_answer(state: &AppState, request_id: String, raw: &str) -> Result<Response, Error> {
+    let question = clean_query(raw, state.config.server.max_query_chars)?;
     tracing::debug!(query = %question.chars().take(100).collect::<String>(), "query (stream)");
     let outcome = state.engine.answer_stream(&question, &request_id).await?;
     let context = ContextEvent {
@@ -118,7 +148,8 @@ pub async fn query_stream(
     Ok((
         [("x-accel-buffering", "no")],
         Sse::new(first.chain(rest)).keep_alive(KeepAlive::default()),
-    ))
+    )
+        .into_response())
 }
 
 /// A named event with a JSON payload.
