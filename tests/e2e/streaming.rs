@@ -288,3 +288,19 @@ async fn servers_that_refuse_stream_options_still_stream() {
     assert!(calls[1].body.get("stream_options").is_none());
     assert_eq!(calls[1].body["stream"], true);
 }
+
+#[tokio::test]
+async fn a_server_that_ignores_stream_still_gets_its_answer_streamed() {
+    let fake = FakeOpenAi::start().await;
+    fake.reply("The whole answer at once.");
+    fake.ignore_stream();
+    let s = openai(&fake).start().ready().await;
+    let (status, _, events) = ask_stream(&s, "What is AutBot?").await;
+    assert_eq!(status, 200, "{events:?}");
+    assert_eq!(deltas(&events), ["The whole answer at once."]);
+    assert_eq!(
+        events.last().unwrap().1["response"],
+        "The whole answer at once."
+    );
+    assert_eq!(fake.requests("chat")[0].body["stream"], true);
+}

@@ -98,16 +98,21 @@ impl Index {
     /// query does not pay for it.
     pub fn prepare(&self, p: &SearchParams) {
         if let Some(g) = &self.graph {
-            if !g.is_linked() && !exhaustive_fits(g, p) {
+            if !g.is_linked() && needs_links(g.len(), g.dims(), p.exhaustive_max_bytes) {
                 tracing::warn!(
                     vectors = g.len(),
                     "this index was built without HNSW links (its vectors fitted index.exhaustive_max_mib then); every search scores every vector until `autbot index` or POST /admin/reindex rebuilds it"
                 );
             }
-            if exhaustive_fits(g, p) || !g.is_linked() {
-                self.exhaustive.get_or_init(|| NibbleCodes::from_graph(g));
+            if scans_every_vector(g, p) {
+                self.codes(g);
             }
         }
+    }
+
+    /// The 4-bit codes of `g`, made on first use.
+    fn codes(&self, g: &Graph) -> &NibbleCodes {
+        self.exhaustive.get_or_init(|| NibbleCodes::from_graph(g))
     }
 
     /// The `k` nearest chunks to `query_vec`: every vector scored when the index is
@@ -119,10 +124,8 @@ impl Index {
         k: usize,
         p: &SearchParams,
     ) -> Vec<(usize, f32)> {
-        if exhaustive_fits(g, p) || !g.is_linked() {
-            self.exhaustive
-                .get_or_init(|| NibbleCodes::from_graph(g))
-                .search(g, query_vec, k)
+        if scans_every_vector(g, p) {
+            self.codes(g).search(g, query_vec, k)
         } else {
             g.search(query_vec, k, p.ef_search.max(k))
         }
@@ -176,9 +179,10 @@ impl Index {
     }
 }
 
-/// Whether `p` asks for exhaustive search over `g`'s vectors.
-fn exhaustive_fits(g: &Graph, p: &SearchParams) -> bool {
-    NibbleCodes::size_for(g.len(), g.dims()) <= p.exhaustive_max_bytes
+/// Whether searches over `g` score every vector: it is small enough for `p`, or has
+/// no links to walk.
+fn scans_every_vector(g: &Graph, p: &SearchParams) -> bool {
+    !g.is_linked() || !needs_links(g.len(), g.dims(), p.exhaustive_max_bytes)
 }
 
 /// Whether an index of `vectors` vectors of `dims` dimensions needs HNSW links: only

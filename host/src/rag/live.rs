@@ -29,3 +29,34 @@ impl LiveIndex {
         previous.is_none()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rag::index::{Manifest, FORMAT_VERSION};
+
+    fn index(version: &str) -> Index {
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            model: "m".into(),
+            dimensions: 4,
+            chunk_size: 100,
+            chunk_overlap: 10,
+            documents: 0,
+            chunks: 0,
+            built_at_unix: 0,
+            version: version.into(),
+        };
+        Index::with_graph(manifest, Vec::new(), None)
+    }
+
+    #[test]
+    fn the_first_install_only_fills_an_empty_slot() {
+        let live = LiveIndex::default();
+        assert!(live.install_if_empty(index("loaded")));
+        // A rebuild replaces it; a late start-up load does not replace the rebuild.
+        live.install(index("rebuilt"));
+        assert!(!live.install_if_empty(index("stale")));
+        assert_eq!(live.get().unwrap().manifest.version, "rebuilt");
+    }
+}

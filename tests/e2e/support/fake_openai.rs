@@ -40,6 +40,8 @@ struct Inner {
     cut_stream_after: Option<usize>,
     /// Answer 400 to requests with `stream_options`, as some servers do.
     refuse_stream_options: bool,
+    /// Answer `"stream": true` requests with one JSON answer, as some servers do.
+    ignore_stream: bool,
 }
 
 /// Handle to the running fake.
@@ -99,6 +101,11 @@ impl FakeOpenAi {
     /// Streamed answers stop after `chunks` chunks, without `[DONE]`.
     pub fn cut_stream_after(&self, chunks: usize) {
         self.inner.lock().unwrap().cut_stream_after = Some(chunks);
+    }
+
+    /// Answers streamed requests with one complete JSON answer.
+    pub fn ignore_stream(&self) {
+        self.inner.lock().unwrap().ignore_stream = true;
     }
 
     /// Answers 400 to requests that carry `stream_options`.
@@ -195,7 +202,7 @@ async fn chat(
         let system = body["messages"][0]["content"].as_str().unwrap_or_default();
         format!("system={system}")
     });
-    if body["stream"] == json!(true) {
+    if body["stream"] == json!(true) && !inner.lock().unwrap().ignore_stream {
         let g = inner.lock().unwrap();
         if g.refuse_stream_options && body.get("stream_options").is_some() {
             let error = json!({"error": {"message": "unknown field stream_options", "type": "invalid_request_error"}});
