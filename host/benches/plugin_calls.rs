@@ -1,7 +1,7 @@
 //! `cargo bench --bench plugin_calls`: cost of the three default plugins per request
-//! (fresh store + instantiate + call, through the public async API, which hops to a
-//! blocking thread unless the plugin runs inline), a trivial plugin as the floor, a bare
-//! blocking-thread hop for comparison, and compile time.
+//! (fresh store + instantiate + call, through the public async API, on the caller's
+//! task), a trivial plugin as the floor, a bare blocking-thread hop for comparison, and
+//! compile time.
 
 use autbot::config::Config;
 use autbot::embeddings::LocalEmbedder;
@@ -43,18 +43,17 @@ async fn main() {
             embedder: Arc::new(LocalEmbedder::new(384)),
             llm: Arc::new(Extractive),
             search_params,
-            runtime: tokio::runtime::Handle::current(),
         })
     };
     let t = Instant::now();
-    let host = PluginHost::new(&c.plugins, services()).unwrap();
+    let host = PluginHost::new(&c.plugins, services()).await.unwrap();
     println!(
         "load 3 plugins, cold (compile + checks + self-test): {:.1} ms",
         t.elapsed().as_secs_f64() * 1e3
     );
     drop(host);
     let t = Instant::now();
-    let host = PluginHost::new(&c.plugins, services()).unwrap();
+    let host = PluginHost::new(&c.plugins, services()).await.unwrap();
     println!(
         "load 3 plugins, warm compile cache:                {:.1} ms",
         t.elapsed().as_secs_f64() * 1e3
@@ -104,7 +103,7 @@ path = "echo-upper.wasm"
 deadline_ms = 50"#,
     )
     .unwrap()];
-    let floor = PluginHost::new(&floor_cfg, services()).unwrap();
+    let floor = PluginHost::new(&floor_cfg, services()).await.unwrap();
     let mut trivial = vec![];
     for _ in 0..N {
         let t0 = Instant::now();

@@ -3,11 +3,18 @@
 use crate::api;
 use crate::config::{AdminKeys, Config};
 use crate::engine::Engine;
+use crate::net::slots::KeyedSlots;
+use crate::pipeline::auth_failures::{self, AuthFailures};
+use crate::pipeline::body_read::{self, BodyRead};
+use crate::pipeline::client_concurrency;
 use crate::pipeline::client_key::{self, ClientKeys};
 use crate::pipeline::rate_limit::RateLimitLayer;
 use crate::pipeline::{
-    access_log, admin_auth, cors, error_body, load_shed, rate_limit, request_id, timeout,
+    access_log, admin_auth, client_addr, cors, error_body, load_shed, rate_limit, request_id,
+    timeout,
 };
+use crate::rate_limit::client_ip::ClientIpResolver;
+use crate::rate_limit::RateLimiter;
 use crate::redis_store::RedisStore;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
@@ -32,6 +39,8 @@ pub struct AppState {
     pub redis: Option<Arc<RedisStore>>,
     /// Per-client rate limiting (none when `rate_limit.enabled = false`).
     pub rate_limit: Option<RateLimitLayer>,
+    /// The process's limiter (also counts failed API keys, whatever `rate_limit.enabled`).
+    pub limiter: Arc<RateLimiter>,
     /// The Prometheus recorder (none when metrics are disabled).
     pub metrics: Option<PrometheusHandle>,
 }
@@ -52,13 +61,6 @@ impl Lifecycle {
     pub fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
     }
-}
-
-/// The metrics-only application, for `observability.metrics_port`.
-pub fn metrics_router(state: AppState) -> Router {
-    Router::new()
-        .route("/metrics", get(api::metrics::metrics))
-        .with_state(state)
 }
 
 /// The whole HTTP application.
@@ -84,7 +86,21 @@ pub fn router(state: AppState) -> Router {
         .rate_limit
         .clone()
         .map(|rl| from_fn_with_state(rl, rate_limit::layer));
-    let metrics_here = state.metrics.is_some() && config.observability.metrics_port.is_none();
+    let client_ips = Arc::new(ClientIpResolver::new(&config.rate_limit));
+    let per_client = KeyedSlots::new(config.server.max_concurrent_per_client);
+    let failed_keys = AuthFailures::new(
+        state.limiter.clone(),
+        config.rate_limit.failed_auth_per_minute,
+        &config.security.api_key_header,
+    )
+    .map(|gate| from_fn_with_state(gate, auth_failures::layer));
+    let body_read = BodyRead {
+        timeout: Duration::from_secs(config.server.body_read_timeout_secs),
+        limit,
+    };
+    let metrics_here = state.metrics.is_some()
+        && config.observability.metrics_port.is_none()
+        && config.observability.metrics_addr.is_none();
     let http_metrics = state
         .metrics
         .is_some()
@@ -107,7 +123,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(api::not_found)
         .with_state(state)
         // Outermost first: id → log → metrics → CORS → JSON errors → (panic → 500) →
-        // client key → rate limit → shed → deadline → body limit.
+        // client address → per-client concurrency → failed-key limit → body read
+        // (timeout) → client key → rate limit → shed → deadline → body limit.
         .layer(
             ServiceBuilder::new()
                 .layer(from_fn(request_id::layer))
@@ -117,6 +134,10 @@ pub fn router(state: AppState) -> Router {
                 .layer(from_fn(error_body::layer))
                 // A panic in a handler becomes a 500 (reported like any 5xx), not a dropped connection.
                 .layer(tower_http::catch_panic::CatchPanicLayer::new())
+                .layer(from_fn_with_state(client_ips, client_addr::layer))
+                .layer(from_fn_with_state(per_client, client_concurrency::layer))
+                .layer(option_layer(failed_keys))
+                .layer(from_fn_with_state(body_read, body_read::layer))
                 .layer(option_layer(client_keys))
                 .layer(option_layer(rate_limiting))
                 .layer(from_fn_with_state(permits, load_shed::layer))

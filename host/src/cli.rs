@@ -1,4 +1,4 @@
-//! Command line: `autbot [serve] | check-config | index | plugin <build|inspect|new>`.
+//! Command line: `autbot [serve] | check-config | index | eval | plugin <build|inspect|new>`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -27,9 +27,52 @@ pub enum Command {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// Measure retrieval and answers on a labelled question set: hit@1/3/5, MRR,
+    /// answered, latency, overall and per question kind.
+    Eval {
+        /// Questions: JSON Lines of {"question", "answer_keywords", "source", "kind"}
+        /// (or one JSON array of them).
+        questions: PathBuf,
+        /// Index this folder into a temporary index (default: the configured index).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Print the report as JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+        /// Passages retrieved per question (default: index.top_k, at least 5).
+        #[arg(long)]
+        top_k: Option<usize>,
+        /// Which retrievers answer: both fused as configured, or one alone.
+        #[arg(long, value_enum, default_value = "hybrid")]
+        retriever: crate::eval::Retriever,
+        /// With the tables, one line per question: rank, answered, what was retrieved.
+        #[arg(long)]
+        details: bool,
+    },
     /// Plugin tools.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Embedding models of the `neural` provider.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+/// `autbot model ...`.
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Download a sentence-transformer from the Hugging Face hub (needs internet
+    /// access), verify it and install it in embeddings.model_dir.
+    Pull {
+        /// `all-MiniLM-L6-v2` (pinned revision and checksums) or any `owner/name`
+        /// repository with tokenizer.json and model.safetensors.
+        name: String,
+        /// Git revision (default: the pinned one for known models, else `main`).
+        #[arg(long)]
+        revision: Option<String>,
+        /// Destination folder (default: embeddings.model_dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `autbot plugin ...`.

@@ -3,7 +3,7 @@
 //! index lifecycle: load at start-up, build when missing, background re-index.
 
 use crate::cache::{CacheStatus, ResponseCache, SingleFlight};
-use crate::config::{Config, LlmProvider};
+use crate::config::Config;
 use crate::embeddings::Embedder;
 use crate::error::Error;
 use crate::llm::{AnswerRequest, Llm, TextStream};
@@ -17,7 +17,6 @@ use crate::rag::ingest::{self, IngestPaths, IngestReport};
 use crate::rag::live::LiveIndex;
 use crate::rag::retrieve::{retrieve, Passage};
 use crate::rag::store;
-use crate::rate_limit::{Policy, RateLimiter};
 use crate::upstream::UpstreamError;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -45,7 +44,6 @@ pub struct EngineParts {
     pub llm: Arc<dyn Llm>,
     pub plugins: Arc<PluginHost>,
     pub cache: ResponseCache,
-    pub limiter: Arc<RateLimiter>,
 }
 
 /// Where the index stands, for readiness and admin.
@@ -70,9 +68,6 @@ pub struct Engine {
     build_lock: tokio::sync::Mutex<()>,
     cache: ResponseCache,
     flights: SingleFlight<Result<Arc<Outcome>, Error>>,
-    limiter: Arc<RateLimiter>,
-    /// The global LLM budget, when one is configured and a real model answers.
-    llm_budget: Option<Policy>,
 }
 
 impl Engine {
@@ -84,25 +79,10 @@ impl Engine {
             llm,
             plugins,
             cache,
-            limiter,
         } = parts;
-        let per_minute = config.rate_limit.llm_calls_per_minute;
-        let llm_budget =
-            (per_minute > 0 && config.llm.provider != LlmProvider::Extractive).then(|| {
-                Policy::new(
-                    "llm",
-                    crate::config::LimitPolicy {
-                        requests: per_minute,
-                        window_secs: 60,
-                        burst: None,
-                    },
-                )
-            });
         Self {
             cache,
             flights: SingleFlight::default(),
-            limiter,
-            llm_budget,
             index,
             embedder,
             llm,
@@ -175,6 +155,7 @@ impl Engine {
                 question: &query,
                 passages: &passages,
                 messages: &messages,
+                corpus: Some(index.lexicon()),
             })
             .instrument(tracing::info_span!("llm"))
             .await;
@@ -219,6 +200,7 @@ impl Engine {
                 question: query,
                 passages: &passages,
                 messages: &messages,
+                corpus: Some(index.lexicon()),
             })
             .instrument(tracing::info_span!("llm"))
             .await;
@@ -232,8 +214,7 @@ impl Engine {
         })
     }
 
-    /// Retrieval, ranking and prompt for a preprocessed question, once the language
-    /// model budget allows one more call.
+    /// Retrieval, ranking and prompt for a preprocessed question.
     async fn prompt(
         &self,
         index: &crate::rag::index::Index,
@@ -258,14 +239,6 @@ impl Engine {
             .build_prompt(query, request_id, &passages)
             .instrument(tracing::info_span!("prompt"))
             .await?;
-        if let Some(budget) = &self.llm_budget {
-            let d = self.limiter.check(budget, "global").await?;
-            if !d.allowed {
-                return Err(Error::RateLimited {
-                    retry_after_secs: d.retry_after_secs,
-                });
-            }
-        }
         Ok((passages, messages))
     }
 
@@ -426,9 +399,11 @@ impl Engine {
 pub fn search_params(c: &Config) -> SearchParams {
     SearchParams {
         top_k: c.index.top_k,
-        vector_weight: c.index.vector_weight,
+        vector_weight: c.index.vector_weight_for(&c.embeddings),
         bm25_weight: c.index.bm25_weight,
         rrf_k: c.index.rrf_k,
+        fusion: c.index.fusion,
+        superseded_weight: c.index.superseded_weight,
         ef_search: c.index.ef_search,
         exhaustive_max_bytes: c.index.exhaustive_max_mib.saturating_mul(1 << 20),
     }
@@ -440,6 +415,7 @@ pub fn ingest_paths(c: &Config) -> IngestPaths {
         data_dir: c.index.data_dir.clone(),
         index_dir: c.index.dir.clone(),
         cache_dir: c.index.cache_dir.clone(),
+        limits: crate::rag::ingest::IngestLimits::from_config(&c.index),
     }
 }
 
@@ -452,6 +428,7 @@ impl From<UpstreamError> for Error {
             UpstreamError::CircuitOpen { retry_after_secs } => {
                 Error::UpstreamUnavailable { retry_after_secs }
             }
+            UpstreamError::Budget { retry_after_secs } => Error::RateLimited { retry_after_secs },
             other => Error::Upstream(other.to_string()),
         }
     }

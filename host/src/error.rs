@@ -35,8 +35,11 @@ pub enum Error {
     /// Too many requests from this client. 429.
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
-    /// The language model failed or answered nonsense. 502.
-    #[error("the language model failed: {0}")]
+    /// The language model failed or answered nonsense. 502. The text is the
+    /// [`UpstreamError`](crate::upstream::UpstreamError)'s, which is generic by
+    /// construction ("HTTP 500, server error"): an upstream's own error body is only
+    /// logged, redacted, never shown to clients or sent to Sentry.
+    #[error("the language model service failed ({0})")]
     Upstream(String),
     /// The language model is known to be down (circuit open). 503.
     #[error("the language model is unavailable; retry in {retry_after_secs} s")]

@@ -1,6 +1,6 @@
 //! The `autbot` binary.
 
-use autbot::cli::{Cli, Command, PluginCommand};
+use autbot::cli::{Cli, Command, ModelCommand, PluginCommand};
 use autbot::config::{self, Config};
 use autbot::{observability, plugin_tools, serve};
 use clap::Parser;
@@ -40,8 +40,38 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Model(ModelCommand::Pull {
+            name,
+            revision,
+            dir,
+        }) => {
+            let dir = match dir {
+                Some(d) => d,
+                None => load_config(cli.config.as_deref())?.embeddings.model_dir,
+            };
+            let target = autbot::embeddings::neural::pull::resolve(&name, revision.as_deref())?;
+            println!(
+                "downloading {}@{} into {}",
+                target.repo,
+                target.revision,
+                dir.display()
+            );
+            let report = autbot::embeddings::neural::pull::pull(&target, &dir, None, true)?;
+            for (file, size, sha) in &report.files {
+                println!("  {file}  {size} bytes  sha256 {sha}");
+            }
+            println!(
+                "installed {} ({} dimensions); use it with embeddings.provider = \"neural\" and embeddings.model_dir = \"{}\"",
+                report.dir.display(),
+                report.dimensions,
+                report.dir.display()
+            );
+            Ok(())
+        }
         Command::CheckConfig => {
             let config = load_valid_config(cli.config.as_deref())?;
+            // Secrets are serialised as "[redacted]"; URLs (llm/embeddings base_url,
+            // redis.url, plugin settings) with their credentials as "***".
             let text = toml::to_string_pretty(&config).map_err(|e| e.to_string())?;
             println!("# configuration is valid; effective values (secrets redacted):\n{text}");
             Ok(())
@@ -53,6 +83,30 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             let _logs = observability::init(&config.observability);
             runtime()?.block_on(index(config))
+        }
+        Command::Eval {
+            questions,
+            data,
+            json,
+            top_k,
+            retriever,
+            details,
+        } => {
+            let config = load_valid_config(cli.config.as_deref())?;
+            let options = autbot::eval::Options {
+                questions,
+                data,
+                top_k,
+                retriever,
+            };
+            let report = runtime()?.block_on(autbot::eval::run(config, &options))?;
+            if json {
+                let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+                println!("{text}");
+            } else {
+                print!("{}", report.table(details));
+            }
+            Ok(())
         }
         Command::Serve => {
             let config = load_valid_config(cli.config.as_deref())?;
@@ -93,11 +147,13 @@ fn load_valid_config(path: Option<&Path>) -> Result<Config, String> {
     }
 }
 
+/// One line per problem. A problem may quote a value (a URL with a password in it):
+/// credentials are masked.
 fn report(problems: &[String]) -> String {
     let mut out = String::from("invalid configuration:");
     for p in problems {
         out.push_str("\n  - ");
-        out.push_str(p);
+        out.push_str(&config::redacted_text(p));
     }
     out
 }

@@ -9,11 +9,9 @@ use crate::engine::{search_params, Engine, EngineParts};
 use crate::pipeline::rate_limit::RateLimitLayer;
 use crate::plugins::{HostServices, PluginHost};
 use crate::rag::live::LiveIndex;
-use crate::rate_limit::client_ip::parse_net;
 use crate::rate_limit::{Policy, RateLimiter};
 use crate::redis_store::RedisStore;
 use crate::{embeddings, llm};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,19 +36,6 @@ pub async fn build_state(config: Config) -> Result<AppState, Vec<String>> {
         .llm_prices
         .get(&config.llm.model)
         .copied();
-    let llm = llm::from_config(&config.llm, price).map_err(|e| vec![e])?;
-    let index = Arc::new(LiveIndex::default());
-    let services = Arc::new(HostServices {
-        index: index.clone(),
-        embedder: embedder.clone(),
-        llm: llm.clone(),
-        search_params: search_params(&config),
-        runtime: tokio::runtime::Handle::current(),
-    });
-    let plugins_config = config.plugins.clone();
-    let plugins = tokio::task::spawn_blocking(move || PluginHost::new(&plugins_config, services))
-        .await
-        .map_err(|e| vec![format!("plugin loading failed: {e}")])??;
     let redis_used = config.rate_limit.backend == SharedBackend::Redis
         || config.cache.backend == CacheBackend::Redis;
     let redis = if redis_used {
@@ -59,6 +44,21 @@ pub async fn build_state(config: Config) -> Result<AppState, Vec<String>> {
         None
     };
     let limiter = RateLimiter::new(&config.rate_limit, redis.clone());
+    let llm = llm::from_config(&config.llm, price).map_err(|e| vec![e])?;
+    // Every model call (answers, streams, plugins' llm.complete) spends one budget.
+    let llm = if config.llm.provider == crate::config::LlmProvider::Extractive {
+        llm
+    } else {
+        llm::budget::BudgetedLlm::wrap(llm, limiter.clone(), config.rate_limit.llm_calls_per_minute)
+    };
+    let index = Arc::new(LiveIndex::default());
+    let services = Arc::new(HostServices {
+        index: index.clone(),
+        embedder: embedder.clone(),
+        llm: llm.clone(),
+        search_params: search_params(&config),
+    });
+    let plugins = PluginHost::new(&config.plugins, services).await?;
     let engine = Engine::new(
         &config,
         EngineParts {
@@ -67,21 +67,12 @@ pub async fn build_state(config: Config) -> Result<AppState, Vec<String>> {
             llm,
             plugins: Arc::new(plugins),
             cache: ResponseCache::new(&config.cache, redis.clone()),
-            limiter: limiter.clone(),
         },
     );
     let rate_limit = config.rate_limit.enabled.then(|| RateLimitLayer {
-        limiter,
+        limiter: limiter.clone(),
         client: Policy::new("ip", config.rate_limit.client_policy()),
         admin: Policy::new("admin", config.rate_limit.admin),
-        trusted: Arc::new(
-            config
-                .rate_limit
-                .trusted_proxies
-                .iter()
-                .filter_map(|p| parse_net(p))
-                .collect(),
-        ),
     });
     Ok(AppState {
         config,
@@ -90,6 +81,7 @@ pub async fn build_state(config: Config) -> Result<AppState, Vec<String>> {
         lifecycle: Arc::new(Lifecycle::default()),
         redis,
         rate_limit,
+        limiter,
         metrics: metrics_handle,
     })
 }
@@ -99,8 +91,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = format!("{}:{}", config.server.host, config.server.port);
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let watch = config.plugins.watch;
-    let metrics_port = config.observability.metrics_port;
-    let host = config.server.host.clone();
+    let limits = crate::net::Limits::new(&config);
     let state = build_state(config).await.map_err(|problems| {
         for p in &problems {
             tracing::error!("{p}");
@@ -119,23 +110,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, version = env!("CARGO_PKG_VERSION"), "listening");
 
-    if let (Some(port), Some(_)) = (metrics_port, &state.metrics) {
-        let addr = format!("{host}:{port}");
-        // A stored index made with another embedding model is a start-up error (unless the
-        // configuration asks for a rebuild).
-        state
-            .engine
-            .stored_manifest()
-            .map_err(|e| anyhow::anyhow!("cannot start:\n{e}"))?;
-        let listener = tokio::net::TcpListener::bind(&addr).await.map_err(|e| {
-            anyhow::anyhow!("observability.metrics_port: cannot listen on {addr}: {e}")
-        })?;
-        tracing::info!(addr = %listener.local_addr()?, "metrics listening");
-        let app = crate::app::metrics_router(state.clone());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-    }
+    // `/metrics` on its own listener (observability.metrics_addr / metrics_port).
+    crate::api::metrics::spawn_listener(&state).await?;
     let engine = state.engine.clone();
     tokio::spawn(async move {
         if let Err(e) = engine.load_or_build().await {
@@ -164,15 +140,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     });
     let mut graceful = stop_rx.clone();
     let mut deadline = stop_rx;
-    let server = axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    // Our own accept loop (host/src/net/): header read timeout, connection cap.
+    let server = crate::net::serve(listener, router(state), limits, async move {
         let _ = graceful.wait_for(|stop| *stop).await;
     });
     tokio::select! {
-        result = server => result?,
+        () = server => {},
         _ = async {
             let _ = deadline.wait_for(|stop| *stop).await;
             tokio::time::sleep(grace).await;

@@ -1,30 +1,70 @@
 //! Calls to upstream HTTP APIs (OpenAI-compatible): one error type, and retries with
 //! exponential backoff and jitter on 429/5xx and connection errors, honouring `Retry-After`.
+//!
+//! What an upstream says about a failure (its error body, a streamed error message, a
+//! parse error quoting its answer) never becomes part of an [`UpstreamError`]'s text,
+//! which reaches clients and Sentry: it is logged here, truncated and with credentials
+//! masked ([`crate::config::redacted_excerpt`]), and the error keeps only the status.
 
 use rand::Rng;
 use std::time::Duration;
 
-/// Why an upstream call failed.
+/// Longest excerpt of an upstream's own words kept for the logs.
+const EXCERPT_CHARS: usize = 200;
+
+/// Why an upstream call failed. The text (`Display`) is short, generic and written by
+/// the host, so it can be shown to clients: "HTTP 500, server error", "malformed
+/// answer: ...".
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     /// No answer within the configured timeout.
-    #[error("the upstream did not answer in time")]
+    #[error("no answer in time")]
     Timeout,
-    /// The upstream answered with an error status (after retries).
-    #[error("the upstream answered HTTP {status}: {message}")]
+    /// The upstream answered with an error status (after retries). `message` is written
+    /// by the host (empty for upstream answers, whose body is only logged).
+    #[error("{}", status_text(*status, message))]
     Status { status: u16, message: String },
-    /// Connection refused, reset, DNS failure...
-    #[error("cannot reach the upstream: {0}")]
+    /// Connection refused, reset, DNS failure... (reqwest's text, without the URL).
+    #[error("unreachable: {0}")]
     Connect(String),
-    /// The answer was not what the API promises.
-    #[error("the upstream answer is malformed: {0}")]
+    /// The answer was not what the API promises (a host-written description).
+    #[error("malformed answer: {0}")]
     Malformed(String),
     /// The circuit breaker is open: the upstream failed repeatedly.
-    #[error("the upstream is failing; calls are paused for {retry_after_secs} s")]
+    #[error("calls are paused for {retry_after_secs} s after repeated failures")]
     CircuitOpen { retry_after_secs: u64 },
+    /// The shared model budget (`rate_limit.llm_calls_per_minute`) is spent; the
+    /// call was never sent.
+    #[error("the language model budget is exhausted; retry in {retry_after_secs} s")]
+    Budget { retry_after_secs: u64 },
+}
+
+/// `HTTP 503, server error`, plus the host's own explanation when there is one.
+fn status_text(status: u16, message: &str) -> String {
+    let class = match status {
+        429 => "rate limited",
+        500..=599 => "server error",
+        400..=499 => "client error",
+        _ => "unexpected status",
+    };
+    if message.is_empty() {
+        format!("HTTP {status}, {class}")
+    } else {
+        format!("HTTP {status}, {class}: {message}")
+    }
 }
 
 impl UpstreamError {
+    /// A malformed answer: `public` (host-written) is what the error says; `detail`,
+    /// which may quote the upstream, is only logged, as a redacted excerpt.
+    pub fn malformed(public: &str, detail: impl std::fmt::Display) -> Self {
+        tracing::warn!(
+            detail = %crate::config::redacted_excerpt(&detail.to_string(), EXCERPT_CHARS),
+            "upstream answer is malformed: {public}"
+        );
+        UpstreamError::Malformed(public.to_string())
+    }
+
     /// A bounded label for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -35,6 +75,7 @@ impl UpstreamError {
             UpstreamError::Connect(_) => "connect",
             UpstreamError::Malformed(_) => "malformed",
             UpstreamError::CircuitOpen { .. } => "circuit_open",
+            UpstreamError::Budget { .. } => "budget",
         }
     }
 }
@@ -84,14 +125,24 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(rand::thread_rng().gen_range(base_ms / 2..=base_ms))
 }
 
+/// The error for a failed answer. Its body is logged as a redacted excerpt (OpenAI's
+/// `error.message` when there is one) and kept out of the error.
 async fn status_error(r: reqwest::Response) -> UpstreamError {
     let status = r.status().as_u16();
     let body = r.text().await.unwrap_or_default();
-    let message = serde_json::from_str::<serde_json::Value>(&body)
+    let said = serde_json::from_str::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-        .unwrap_or_else(|| body.chars().take(200).collect());
-    UpstreamError::Status { status, message }
+        .unwrap_or(body);
+    tracing::warn!(
+        status,
+        excerpt = %crate::config::redacted_excerpt(&said, EXCERPT_CHARS),
+        "upstream answered with an error status"
+    );
+    UpstreamError::Status {
+        status,
+        message: String::new(),
+    }
 }
 
 /// The error kind of a failed `reqwest` call (timeouts, connection errors, ...).
@@ -99,9 +150,52 @@ pub fn classify(e: reqwest::Error) -> UpstreamError {
     if e.is_timeout() {
         UpstreamError::Timeout
     } else if e.is_decode() {
-        UpstreamError::Malformed(e.to_string())
+        UpstreamError::malformed("the body cannot be decoded", error_chain(&e))
     } else {
+        tracing::debug!(error = %error_chain(&e), "upstream call failed");
         // Without the URL: it may carry credentials in some deployments.
         UpstreamError::Connect(e.without_url().to_string())
+    }
+}
+
+/// `e` and its sources, without the URL, for a log line.
+pub fn error_chain(e: &reqwest::Error) -> String {
+    let mut text = String::new();
+    let mut next: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = next {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&err.to_string());
+        next = err.source();
+    }
+    // reqwest names the URL in its own text; the URL may carry credentials.
+    match e.url() {
+        Some(url) => text.replace(url.as_str(), &crate::config::redacted_url(url.as_str())),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_generic() {
+        let e = UpstreamError::Status {
+            status: 500,
+            message: String::new(),
+        };
+        assert_eq!(e.to_string(), "HTTP 500, server error");
+        let e = UpstreamError::Status {
+            status: 429,
+            message: String::new(),
+        };
+        assert_eq!(e.to_string(), "HTTP 429, rate limited");
+        let e = UpstreamError::malformed("the stream reported an error", "password=hunter2");
+        assert_eq!(
+            e.to_string(),
+            "malformed answer: the stream reported an error"
+        );
     }
 }

@@ -151,7 +151,7 @@ async fn every_error_is_json_with_code_and_request_id() {
     )
     .await;
     assert!(b["error"].as_str().unwrap().contains("2000"));
-    let huge = json!({"query": "a".repeat(20_000)});
+    let huge = json!({"query": "a".repeat(40_000)});
     expect_error(
         c.post(&q).json(&huge).send().await.unwrap(),
         413,

@@ -6,13 +6,18 @@ mod support;
 
 mod api;
 mod config;
+mod disclosure;
+mod hostile_docs;
 mod hot_reload;
 mod ingest;
 mod lifecycle;
+mod neural;
 mod observability;
 mod openai;
 mod plugins;
 mod quality;
 mod rate_limit;
 mod response_cache;
+mod sandbox;
+mod slow_clients;
 mod streaming;

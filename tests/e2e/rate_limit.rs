@@ -307,3 +307,165 @@ async fn client_keys_have_their_own_policy_and_name() {
     let r = post(&s, None).await;
     assert_eq!(r.status(), 401);
 }
+
+/// Requests through a trusted proxy on loopback, each with the given forwarding headers.
+async fn post_with(s: &Server, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut r = client()
+        .post(s.url("/api/query"))
+        .json(&json!({"query": "What is AutBot?"}));
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    r.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_client_behind_a_trusted_proxy_cannot_buy_fresh_buckets() {
+    let s = limited(2, 60)
+        .env("AUTBOT_RATE_LIMIT__TRUSTED_PROXIES", r#"["127.0.0.1/32"]"#)
+        .start()
+        .ready()
+        .await;
+    // The proxy appends the client's address with a port; the client varies what it
+    // puts in front of it.
+    for (n, forged) in ["1.1.1.1", "2.2.2.2", "3.3.3.3"].iter().enumerate() {
+        let xff = format!("{forged}, 198.51.100.77:51234");
+        let r = post_with(&s, &[("x-forwarded-for", &xff)]).await;
+        assert_eq!(r.status(), if n < 2 { 200 } else { 429 }, "{xff}");
+    }
+    // An IPv6 client is one bucket per /64, however its address is written.
+    for (n, xff) in [
+        "[2001:db8:1:2::1]:443",
+        "2001:db8:1:2::2",
+        "9.9.9.9, [2001:db8:1:2:ffff::3]",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = post_with(&s, &[("x-forwarded-for", xff)]).await;
+        assert_eq!(r.status(), if n < 2 { 200 } else { 429 }, "{xff}");
+    }
+
+    // `Forwarded` configured: a client-sent X-Forwarded-For changes nothing.
+    let s = limited(2, 60)
+        .env("AUTBOT_RATE_LIMIT__TRUSTED_PROXIES", r#"["127.0.0.1/32"]"#)
+        .env("AUTBOT_RATE_LIMIT__CLIENT_IP_HEADER", "forwarded")
+        .start()
+        .ready()
+        .await;
+    for (n, forged) in ["1.1.1.1", "2.2.2.2", "3.3.3.3"].iter().enumerate() {
+        let r = post_with(
+            &s,
+            &[
+                ("x-forwarded-for", forged),
+                ("forwarded", "for=\"198.51.100.8:4711\";proto=https"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status(), if n < 2 { 200 } else { 429 }, "{forged}");
+    }
+}
+
+#[tokio::test]
+async fn an_ipv4_mapped_proxy_range_trusts_the_ipv4_peer() {
+    // Written as an IPv4-mapped IPv6 range, the loopback proxy is still trusted: each
+    // forwarded client has its own bucket.
+    let s = limited(2, 60)
+        .env(
+            "AUTBOT_RATE_LIMIT__TRUSTED_PROXIES",
+            r#"["::ffff:127.0.0.0/104"]"#,
+        )
+        .start()
+        .ready()
+        .await;
+    for ip in ["1.1.1.1", "2.2.2.2", "3.3.3.3", "::ffff:1.1.1.1"] {
+        assert_eq!(post(&s, Some(ip)).await.status(), 200, "{ip}");
+    }
+    assert_eq!(
+        post(&s, Some("1.1.1.1:8080")).await.status(),
+        429,
+        "1.1.1.1 in any spelling is one client"
+    );
+}
+
+#[tokio::test]
+async fn wrong_keys_are_limited_per_client_even_for_a_correct_key_afterwards() {
+    // Request rate limiting off (as the builder sets it): key guessing is still limited.
+    let s = ServerBuilder::new()
+        .env(
+            "AUTBOT_SECURITY__CLIENT_KEYS",
+            r#"[{"name": "web", "key": "right-key", "requests": 100, "window_secs": 60}]"#,
+        )
+        .env("AUTBOT_SECURITY__ADMIN_API_KEYS", r#"["adm"]"#)
+        .env("AUTBOT_RATE_LIMIT__FAILED_AUTH_PER_MINUTE", "3")
+        .env("AUTBOT_RATE_LIMIT__TRUSTED_PROXIES", r#"["127.0.0.1/32"]"#)
+        .start()
+        .ready()
+        .await;
+    let query = |key: &'static str, client_ip: &'static str| {
+        client()
+            .post(s.url("/api/query"))
+            .header("x-api-key", key)
+            .header("x-forwarded-for", client_ip)
+            .json(&json!({"query": "What is AutBot?"}))
+            .send()
+    };
+    let admin = |key: &'static str, client_ip: &'static str| {
+        client()
+            .get(s.url("/admin/plugins"))
+            .header("x-api-key", key)
+            .header("x-forwarded-for", client_ip)
+            .send()
+    };
+    let guesser = "198.51.100.9";
+    assert_eq!(query("right-key", guesser).await.unwrap().status(), 200);
+    // Client-key and admin-key failures count together.
+    assert_eq!(query("guess-1", guesser).await.unwrap().status(), 403);
+    assert_eq!(admin("guess-2", guesser).await.unwrap().status(), 403);
+    assert_eq!(query("guess-3", guesser).await.unwrap().status(), 403);
+    for r in [
+        query("right-key", guesser).await.unwrap(),
+        admin("adm", guesser).await.unwrap(),
+        query("guess-4", guesser).await.unwrap(),
+    ] {
+        assert_eq!(r.status(), 429);
+        let retry = header(&r, "retry-after");
+        assert!((1..=20).contains(&retry), "retry-after {retry}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "rate_limited");
+    }
+    // Without a key the public route is unaffected; another client is unaffected.
+    let r = post_with(&s, &[("x-forwarded-for", guesser)]).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        query("right-key", "203.0.113.1").await.unwrap().status(),
+        200
+    );
+    assert_eq!(admin("adm", "203.0.113.1").await.unwrap().status(), 200);
+    let logs = s.logs_flushed().await;
+    assert!(logs.contains("wrong API key"), "failures are logged");
+    assert!(!logs.contains("guess-1"), "guessed keys are not logged");
+}
+
+#[tokio::test]
+async fn wrong_keys_are_counted_across_replicas_through_redis() {
+    let redis = Redis::start();
+    let start = || {
+        with_redis(ServerBuilder::new(), &redis)
+            .env("AUTBOT_SECURITY__ADMIN_API_KEYS", r#"["adm"]"#)
+            .env("AUTBOT_RATE_LIMIT__FAILED_AUTH_PER_MINUTE", "2")
+            .start()
+    };
+    let a = start().ready().await;
+    let b = start().ready().await;
+    let admin = |s: &Server, key: &'static str| {
+        client()
+            .get(s.url("/admin/plugins"))
+            .header("x-api-key", key)
+            .send()
+    };
+    assert_eq!(admin(&a, "guess-1").await.unwrap().status(), 403);
+    assert_eq!(admin(&b, "guess-2").await.unwrap().status(), 403);
+    assert_eq!(admin(&a, "adm").await.unwrap().status(), 429);
+    assert_eq!(admin(&b, "adm").await.unwrap().status(), 429);
+}

@@ -52,9 +52,5 @@ pub async fn plugins(State(state): State<AppState>) -> Json<Vec<PluginStatus>> {
 pub async fn reload_plugins(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<ReloadOutcome>>, Error> {
-    let host = state.engine.plugins.clone();
-    tokio::task::spawn_blocking(move || host.reload_all())
-        .await
-        .map(Json)
-        .map_err(|e| Error::Internal(format!("reload task failed: {e}")))
+    Ok(Json(state.engine.plugins.reload_all().await))
 }

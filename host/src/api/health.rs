@@ -1,9 +1,14 @@
 //! `GET /health` (liveness) and `GET /ready` (readiness with named checks).
+//!
+//! In production (`security.environment = "production"`) `/ready` names its checks
+//! only to callers with an admin key (in `security.api_key_header`): anyone else gets
+//! the status alone, so plugin, index, model and Redis details (error texts, versions,
+//! host names) are not shown to the internet. Load balancers need only the status code.
 
 use crate::app::AppState;
 use crate::pipeline::request_id::RequestId;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -22,11 +27,13 @@ pub struct Check {
     pub detail: String,
 }
 
-/// Readiness answer. When not ready it also carries the error fields.
+/// Readiness answer. When not ready it also carries the error fields. `checks` is
+/// left out for anonymous callers in production.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
     pub status: &'static str,
-    pub checks: Vec<Check>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Vec<Check>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -40,11 +47,25 @@ pub async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// 200 when every check passes, else 503 naming the failed checks.
+/// Whether this caller may see the readiness details: always outside production; in
+/// production only with a valid admin key.
+fn shows_detail(state: &AppState, headers: &HeaderMap) -> bool {
+    if state.config.security.environment != crate::config::Environment::Production {
+        return true;
+    }
+    headers
+        .get(state.config.security.api_key_header.as_str())
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|key| !key.is_empty() && state.admin_keys.contains(key))
+}
+
+/// 200 when every check passes, else 503 naming the failed checks (in production,
+/// only to admin callers).
 #[utoipa::path(get, path = "/ready", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn ready(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
+    headers: HeaderMap,
 ) -> (StatusCode, Json<Readiness>) {
     let engine = &state.engine;
     let index = engine.index.get();
@@ -113,15 +134,22 @@ pub async fn ready(
     }
     let ok = checks.iter().all(|c| c.ok);
     let failed: Vec<&str> = checks.iter().filter(|c| !c.ok).map(|c| c.name).collect();
+    let detail = shows_detail(&state, &headers);
     let body = Readiness {
         status: match (ok, degraded) {
             (false, _) => "not_ready",
-            (true, true) => "degraded",
-            (true, false) => "ready",
+            (true, true) if detail => "degraded",
+            (true, _) => "ready",
         },
-        error: (!ok).then(|| format!("not ready: {}", failed.join(", "))),
+        error: (!ok).then(|| {
+            if detail {
+                format!("not ready: {}", failed.join(", "))
+            } else {
+                "not ready".to_string()
+            }
+        }),
         code: (!ok).then_some("not_ready"),
-        checks,
+        checks: detail.then_some(checks),
         request_id,
     };
     let status = if ok {

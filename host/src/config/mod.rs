@@ -6,7 +6,7 @@ mod secrets;
 mod validate;
 
 pub use load::load;
-pub use secrets::{AdminKeys, ApiKeyHash};
+pub use secrets::{redacted_excerpt, redacted_text, redacted_url, AdminKeys, ApiKeyHash};
 pub use validate::validate;
 
 pub use crate::plugins::{Capability, Hook};
@@ -44,6 +44,23 @@ pub struct ServerConfig {
     pub max_concurrent_requests: usize,
     /// Longest accepted query, in characters.
     pub max_query_chars: usize,
+    /// A connection must deliver a complete request head within this many seconds
+    /// (counted from its opening, and again from the end of each response while it is
+    /// kept alive), or it is closed.
+    pub header_read_timeout_secs: u64,
+    /// A request body not complete within this many seconds of its head gets 408
+    /// `body_timeout` and its connection is closed.
+    pub body_read_timeout_secs: u64,
+    /// Open connections at once; a connection beyond this is closed as soon as it is
+    /// accepted (existing connections keep being served).
+    pub max_connections: usize,
+    /// Open connections at once from one peer IP (IPv6: one prefix of
+    /// `rate_limit.ipv6_prefix_len`); trusted proxies are exempt. Beyond it, new
+    /// connections of that peer are closed as soon as they are accepted.
+    pub max_connections_per_ip: usize,
+    /// Requests in flight at once from one client (IP, or IPv6 prefix); beyond this,
+    /// 429 `too_many_concurrent_requests`.
+    pub max_concurrent_per_client: usize,
 }
 
 impl Default for ServerConfig {
@@ -52,10 +69,15 @@ impl Default for ServerConfig {
             host: "127.0.0.1".into(),
             port: 8080,
             request_timeout_secs: 30,
-            body_limit_bytes: 16 * 1024,
+            body_limit_bytes: 32 * 1024,
             shutdown_grace_secs: 20,
             max_concurrent_requests: 256,
             max_query_chars: 2000,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 10,
+            max_connections: 1024,
+            max_connections_per_ip: 64,
+            max_concurrent_per_client: 64,
         }
     }
 }
@@ -135,6 +157,8 @@ pub enum LlmProvider {
 #[serde(default, deny_unknown_fields)]
 pub struct LlmConfig {
     pub provider: LlmProvider,
+    /// Printed with credentials masked (`secrets::redacted_url`).
+    #[serde(serialize_with = "secrets::redact_url")]
     pub base_url: String,
     pub model: String,
     pub timeout_secs: u64,
@@ -171,11 +195,14 @@ impl Default for LlmConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum EmbeddingsProvider {
-    /// Embedded default: hashed n-gram features, no network.
-    #[default]
+    /// Hashed n-gram features, no model file, no network (the fallback of `neural`).
     Local,
     /// Any OpenAI-compatible `/v1/embeddings` endpoint.
     Openai,
+    /// Default: a sentence-transformer (BERT family) run in this process from
+    /// `model_dir`; `local` when that folder holds no model.
+    #[default]
+    Neural,
 }
 
 /// `[embeddings]`.
@@ -183,6 +210,8 @@ pub enum EmbeddingsProvider {
 #[serde(default, deny_unknown_fields)]
 pub struct EmbeddingsConfig {
     pub provider: EmbeddingsProvider,
+    /// Printed with credentials masked (`secrets::redacted_url`).
+    #[serde(serialize_with = "secrets::redact_url")]
     pub base_url: String,
     pub model: String,
     /// Vector size. For `local` any size from 64; for `openai` it is sent as `dimensions`.
@@ -192,6 +221,11 @@ pub struct EmbeddingsConfig {
     pub max_retries: u32,
     /// Embedding requests in flight at once during indexing.
     pub concurrency: usize,
+    /// `neural`: the model folder (config.json, tokenizer.json, model.safetensors,
+    /// 1_Pooling/config.json), relative to the working directory.
+    pub model_dir: PathBuf,
+    /// `neural`: threads for a batch of texts (0 = one per core); a question uses one.
+    pub threads: usize,
     #[serde(skip_deserializing, serialize_with = "secrets::redact_option")]
     pub api_key: Option<SecretString>,
 }
@@ -199,7 +233,7 @@ pub struct EmbeddingsConfig {
 impl Default for EmbeddingsConfig {
     fn default() -> Self {
         Self {
-            provider: EmbeddingsProvider::Local,
+            provider: EmbeddingsProvider::Neural,
             base_url: "https://api.openai.com/v1".into(),
             model: "local-ngram-v1".into(),
             dimensions: 384,
@@ -207,6 +241,8 @@ impl Default for EmbeddingsConfig {
             timeout_secs: 30,
             max_retries: 4,
             concurrency: 4,
+            model_dir: PathBuf::from("models/all-MiniLM-L6-v2"),
+            threads: 0,
             api_key: None,
         }
     }
@@ -225,12 +261,21 @@ pub struct IndexConfig {
     /// Characters shared by consecutive chunks (whole sentences).
     pub chunk_overlap: usize,
     pub top_k: usize,
-    /// Weight of the vector ranking in reciprocal-rank fusion.
-    pub vector_weight: f64,
-    /// Weight of the BM25 ranking in reciprocal-rank fusion (0 disables BM25).
+    /// How the vector and BM25 rankings are merged.
+    pub fusion: FusionMethod,
+    /// Weight of the vector ranking in the fusion (0 disables vector search). Unset:
+    /// chosen for the embedder ([`IndexConfig::vector_weight_for`]): the hashed `local`
+    /// embedder is weaker than BM25 and counts less than a neural or OpenAI one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector_weight: Option<f64>,
+    /// Weight of the BM25 ranking in the fusion (0 disables BM25).
     pub bm25_weight: f64,
-    /// The `k` constant of reciprocal-rank fusion.
+    /// The `k` constant of reciprocal-rank fusion (`fusion = "rrf"`).
     pub rrf_k: f64,
+    /// Score factor of superseded documents: older versions of a document that is also
+    /// indexed (`travel-policy-2023.md` next to `travel-policy-2025.md`), or documents
+    /// that say they are superseded. 1 = no demotion.
+    pub superseded_weight: f64,
     /// HNSW search breadth (indexes too large for `exhaustive_max_mib`).
     pub ef_search: usize,
     /// Vector search scores every vector while their 4-bit codes (dimensions / 2 + 4
@@ -242,6 +287,14 @@ pub struct IndexConfig {
     /// Rebuild instead of refusing to start when the stored index was made
     /// with another embedding model or dimension.
     pub rebuild_on_mismatch: bool,
+    /// Files larger than this are skipped (read through a bounded reader).
+    pub max_file_bytes: u64,
+    /// All files of the data folder together; files beyond are skipped.
+    pub max_total_bytes: u64,
+    /// Most bytes one PDF's streams may decode to (decompression bombs are skipped).
+    pub max_decoded_bytes: u64,
+    /// Time budget for parsing one document; a slower one is skipped.
+    pub max_parse_secs: u64,
 }
 
 impl Default for IndexConfig {
@@ -253,15 +306,54 @@ impl Default for IndexConfig {
             chunk_size: 800,
             chunk_overlap: 120,
             top_k: 4,
-            vector_weight: 1.0,
+            fusion: FusionMethod::Score,
+            vector_weight: None,
             bm25_weight: 1.0,
             rrf_k: 60.0,
+            superseded_weight: 0.7,
             ef_search: 64,
             exhaustive_max_mib: 32,
             rebuild_on_mismatch: true,
+            max_file_bytes: 20 << 20,
+            max_total_bytes: 2 << 30,
+            max_decoded_bytes: 256 << 20,
+            max_parse_secs: 30,
         }
     }
 }
+
+/// How retrieval merges the vector and BM25 rankings (`index.fusion`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FusionMethod {
+    /// Weighted mean of the scores, normalised per ranking.
+    #[default]
+    Score,
+    /// Weighted reciprocal-rank fusion (`rrf_k`).
+    Rrf,
+}
+
+impl IndexConfig {
+    /// `vector_weight`, or when it is unset the weight for the embedder `e` makes: the
+    /// hashed `local` embedder (also what `neural` falls back to without a model)
+    /// counts far less than BM25, a neural or OpenAI embedder as much.
+    pub fn vector_weight_for(&self, e: &EmbeddingsConfig) -> f64 {
+        self.vector_weight.unwrap_or(match e.provider {
+            EmbeddingsProvider::Local => LOCAL_VECTOR_WEIGHT,
+            EmbeddingsProvider::Neural if crate::embeddings::neural::is_absent(&e.model_dir) => {
+                LOCAL_VECTOR_WEIGHT
+            }
+            EmbeddingsProvider::Neural | EmbeddingsProvider::Openai => MODEL_VECTOR_WEIGHT,
+        })
+    }
+}
+
+/// Fusion weight of the hashed `local` embedder (BM25's is 1): a tie-breaker. On both
+/// development sets (tests/eval/) it finds no passage BM25 misses, and any larger
+/// weight costs hits (README, *Evaluation*).
+pub const LOCAL_VECTOR_WEIGHT: f64 = 0.02;
+/// Fusion weight of neural and OpenAI embedders (BM25's is 1).
+pub const MODEL_VECTOR_WEIGHT: f64 = 1.5;
 
 /// `[plugins]`: where plugin components live and which run for each hook.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -273,9 +365,10 @@ pub struct PluginsConfig {
     pub watch: bool,
     /// Where compiled plugin code is cached between runs (none: no cache).
     pub cache_dir: Option<PathBuf>,
-    /// Plugins whose `deadline_ms` is at most this, and that hold no capability
-    /// that waits (`search`, `embed`, `llm`), run on the request's own task instead
-    /// of hopping to a blocking thread; 0 sends every call to the blocking pool.
+    /// Deprecated, no effect: every plugin call now runs on the request's task and
+    /// yields at every epoch tick, so no call holds a thread. Still accepted so that
+    /// older configuration files load.
+    #[serde(skip_serializing)]
     pub inline_max_deadline_ms: u64,
     /// The plugins, in chain order per hook.
     pub chain: Vec<PluginEntry>,
@@ -324,17 +417,33 @@ pub struct PluginEntry {
     /// Linear-memory cap of one instance, in MiB.
     #[serde(default = "default_memory_mb")]
     pub memory_mb: u64,
-    /// Largest output accepted from one call, in bytes.
+    /// Largest output accepted from one call, in bytes (checked before it is copied).
     #[serde(default = "default_max_output_bytes")]
     pub max_output_bytes: usize,
+    /// Most entries in a returned list (ranked passages, prompt messages) and in the
+    /// messages a plugin sends to `llm.complete`.
+    #[serde(default = "default_max_output_entries")]
+    pub max_output_entries: usize,
+    /// Most `search` / `embed` / `llm` calls one plugin call may make; one more fails
+    /// the call.
+    #[serde(default = "default_max_host_calls")]
+    pub max_host_calls: u32,
+    /// Largest input one `llm.complete` call may send (all message contents), in bytes.
+    #[serde(default = "default_max_llm_input_bytes")]
+    pub max_llm_input_bytes: usize,
+    /// Most log lines (the `log` capability, plus one for stderr) one call may write;
+    /// the rest are dropped and counted.
+    #[serde(default = "default_max_log_lines")]
+    pub max_log_lines: u32,
     #[serde(default)]
     pub on_error: OnPluginError,
     /// Call the plugin once with a sample input before it serves (at start-up and on
     /// every reload); a failing self-test keeps the previous version serving.
     #[serde(default = "default_self_test")]
     pub self_test: bool,
-    /// The plugin's own settings, readable through the `config` capability.
-    #[serde(default)]
+    /// The plugin's own settings, readable through the `config` capability (printed
+    /// with URL credentials and secret-looking keys masked).
+    #[serde(default, serialize_with = "secrets::redact_table")]
     pub config: toml::Table,
 }
 
@@ -352,6 +461,22 @@ fn default_memory_mb() -> u64 {
 
 fn default_max_output_bytes() -> usize {
     256 * 1024
+}
+
+fn default_max_output_entries() -> usize {
+    1024
+}
+
+fn default_max_host_calls() -> u32 {
+    8
+}
+
+fn default_max_llm_input_bytes() -> usize {
+    64 * 1024
+}
+
+fn default_max_log_lines() -> u32 {
+    16
 }
 
 /// Where rate-limit counters live.
@@ -402,8 +527,30 @@ pub struct RateLimitConfig {
     /// Calls to the language model per minute, all clients together (0: no limit).
     pub llm_calls_per_minute: u32,
     pub on_redis_error: OnRedisError,
-    /// Peers (IPs or CIDRs) whose `X-Forwarded-For` / `Forwarded` headers are believed.
+    /// Peers (IPs or CIDRs) whose `client_ip_header` is believed.
     pub trusted_proxies: Vec<String>,
+    /// The one header that names the client behind a trusted proxy.
+    pub client_ip_header: ClientIpHeader,
+    /// IPv6 clients share one bucket per prefix of this length (1-128).
+    pub ipv6_prefix_len: u8,
+    /// Wrong API keys (client or admin) accepted per minute from one client before
+    /// every request carrying a key gets 429 (0: no limit).
+    pub failed_auth_per_minute: u32,
+}
+
+/// The header a trusted proxy uses to name the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+pub enum ClientIpHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2` (each proxy appends its peer).
+    #[default]
+    #[serde(rename = "x-forwarded-for")]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for="[2001:db8::1]:443"`.
+    #[serde(rename = "forwarded")]
+    Forwarded,
+    /// `X-Real-IP: client` (set, not appended, by the proxy).
+    #[serde(rename = "x-real-ip")]
+    XRealIp,
 }
 
 impl Default for RateLimitConfig {
@@ -422,6 +569,9 @@ impl Default for RateLimitConfig {
             llm_calls_per_minute: 0,
             on_redis_error: OnRedisError::FailOpen,
             trusted_proxies: Vec::new(),
+            client_ip_header: ClientIpHeader::XForwardedFor,
+            ipv6_prefix_len: 64,
+            failed_auth_per_minute: 10,
         }
     }
 }
@@ -515,6 +665,11 @@ pub struct ObservabilityConfig {
     pub metrics_enabled: bool,
     /// Serve `/metrics` on this separate port (on `server.host`) instead of the main one.
     pub metrics_port: Option<u16>,
+    /// Serve `/metrics` only on this separate address (e.g. `127.0.0.1:9100`), not on
+    /// the public port. Takes the place of `metrics_port`.
+    pub metrics_addr: Option<String>,
+    /// Sentry envelopes waiting to be sent; beyond this they are dropped (and counted).
+    pub sentry_queue_size: usize,
     /// Price per 1,000 tokens by model, for the estimated-cost metric.
     pub llm_prices: std::collections::BTreeMap<String, TokenPrice>,
 }
@@ -537,6 +692,8 @@ impl Default for ObservabilityConfig {
             traces_sample_rate: 0.0,
             metrics_enabled: true,
             metrics_port: None,
+            metrics_addr: None,
+            sentry_queue_size: 100,
             llm_prices: std::collections::BTreeMap::new(),
         }
     }

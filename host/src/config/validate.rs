@@ -22,6 +22,20 @@ pub fn validate(c: &Config) -> Vec<String> {
         ("server.shutdown_grace_secs", s.shutdown_grace_secs as usize),
         ("server.max_concurrent_requests", s.max_concurrent_requests),
         ("server.max_query_chars", s.max_query_chars),
+        (
+            "server.header_read_timeout_secs",
+            s.header_read_timeout_secs as usize,
+        ),
+        (
+            "server.body_read_timeout_secs",
+            s.body_read_timeout_secs as usize,
+        ),
+        ("server.max_connections", s.max_connections),
+        ("server.max_connections_per_ip", s.max_connections_per_ip),
+        (
+            "server.max_concurrent_per_client",
+            s.max_concurrent_per_client,
+        ),
     ] {
         if value == 0 {
             p.push(format!("{key}: must be greater than 0"));
@@ -75,7 +89,10 @@ pub fn validate(c: &Config) -> Vec<String> {
             .map(|u| !matches!(u.scheme(), "http" | "https"))
             .unwrap_or(true)
         {
-            p.push(format!("{key}: `{url}` is not an http(s) URL"));
+            p.push(format!(
+                "{key}: `{}` is not an http(s) URL",
+                super::redacted_url(url)
+            ));
         }
     }
     if c.llm.timeout_secs == 0 {
@@ -90,6 +107,15 @@ pub fn validate(c: &Config) -> Vec<String> {
     }
     if e.batch_size == 0 || e.concurrency == 0 {
         p.push("embeddings.batch_size and embeddings.concurrency: must be greater than 0".into());
+    }
+    if e.threads > 256 {
+        p.push(format!(
+            "embeddings.threads: {} is out of range (0 = one per core, at most 256)",
+            e.threads
+        ));
+    }
+    if e.provider == EmbeddingsProvider::Neural && e.model_dir.as_os_str().is_empty() {
+        p.push("embeddings.model_dir: must name the model folder".into());
     }
 
     let i = &c.index;
@@ -108,10 +134,43 @@ pub fn validate(c: &Config) -> Vec<String> {
     if !(1..=50).contains(&i.top_k) {
         p.push(format!("index.top_k: {} is out of range (1-50)", i.top_k));
     }
-    if i.vector_weight < 0.0 || i.bm25_weight < 0.0 || i.vector_weight + i.bm25_weight <= 0.0 {
+    let vector_weight = i.vector_weight_for(&c.embeddings);
+    let weights_ok = vector_weight.is_finite() && i.bm25_weight.is_finite();
+    if !weights_ok
+        || vector_weight < 0.0
+        || i.bm25_weight < 0.0
+        || vector_weight + i.bm25_weight <= 0.0
+    {
         p.push(
             "index.vector_weight / index.bm25_weight: must be non-negative and not both 0".into(),
         );
+    }
+    if !(0.0..=1.0).contains(&i.superseded_weight) {
+        p.push(format!(
+            "index.superseded_weight: {} is out of range (0-1; 1 = no demotion)",
+            i.superseded_weight
+        ));
+    }
+    if !(i.rrf_k.is_finite() && i.rrf_k >= 0.0) {
+        p.push(format!("index.rrf_k: {} must be a number >= 0", i.rrf_k));
+    }
+    if i.max_file_bytes == 0 || i.max_file_bytes > i.max_total_bytes {
+        p.push(format!(
+            "index.max_file_bytes: {} must be at least 1 and at most index.max_total_bytes ({})",
+            i.max_file_bytes, i.max_total_bytes
+        ));
+    }
+    if i.max_decoded_bytes < 1 << 20 {
+        p.push(format!(
+            "index.max_decoded_bytes: {} is too small (at least 1048576)",
+            i.max_decoded_bytes
+        ));
+    }
+    if !(1..=3600).contains(&i.max_parse_secs) {
+        p.push(format!(
+            "index.max_parse_secs: {} is out of range (1-3600)",
+            i.max_parse_secs
+        ));
     }
 
     let mut client_names = HashSet::new();
@@ -154,6 +213,12 @@ pub fn validate(c: &Config) -> Vec<String> {
             ));
         }
     }
+    if !(1..=128).contains(&r.ipv6_prefix_len) {
+        p.push(format!(
+            "rate_limit.ipv6_prefix_len: {} is out of range (1-128)",
+            r.ipv6_prefix_len
+        ));
+    }
     let redis_used =
         r.backend == super::SharedBackend::Redis || c.cache.backend == super::CacheBackend::Redis;
     if redis_used && redis::Client::open(c.redis.url.as_str()).is_err() {
@@ -183,9 +248,13 @@ pub fn validate(c: &Config) -> Vec<String> {
                 crate::plugins::MAX_PLUGIN_MEMORY_MB
             ));
         }
-        if entry.deadline_ms == 0 || entry.memory_mb == 0 || entry.max_output_bytes == 0 {
+        if entry.deadline_ms == 0
+            || entry.memory_mb == 0
+            || entry.max_output_bytes == 0
+            || entry.max_output_entries == 0
+        {
             p.push(format!(
-                "{key}: deadline_ms, memory_mb and max_output_bytes must be greater than 0"
+                "{key}: deadline_ms, memory_mb, max_output_bytes and max_output_entries must be greater than 0"
             ));
         }
     }
@@ -201,6 +270,23 @@ pub fn validate(c: &Config) -> Vec<String> {
         ));
     }
 
+    let o = &c.observability;
+    if let Some(addr) = &o.metrics_addr {
+        if addr.parse::<std::net::SocketAddr>().is_err() {
+            p.push(format!(
+                "observability.metrics_addr: `{addr}` is not an address like 127.0.0.1:9100"
+            ));
+        }
+        if o.metrics_port.is_some() {
+            p.push(
+                "observability.metrics_addr: give it or observability.metrics_port, not both"
+                    .into(),
+            );
+        }
+    }
+    if o.sentry_queue_size == 0 {
+        p.push("observability.sentry_queue_size: must be greater than 0".into());
+    }
     if tracing_subscriber::EnvFilter::try_new(&c.observability.log_level).is_err() {
         p.push(format!(
             "observability.log_level: `{}` is not a valid level or filter",

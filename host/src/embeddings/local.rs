@@ -74,6 +74,10 @@ impl Embedder for LocalEmbedder {
         format!("local-ngram-v1/{}", self.dims)
     }
 
+    fn provider(&self) -> crate::config::EmbeddingsProvider {
+        crate::config::EmbeddingsProvider::Local
+    }
+
     fn dimensions(&self) -> usize {
         self.dims
     }

@@ -72,10 +72,12 @@ impl OpenAiEmbedder {
             self.max_retries,
         )
         .await?;
-        let parsed: EmbeddingsResponse = response
-            .json()
-            .await
-            .map_err(|e| UpstreamError::Malformed(e.without_url().to_string()))?;
+        let parsed: EmbeddingsResponse = response.json().await.map_err(|e| {
+            UpstreamError::malformed(
+                "the answer is not the expected JSON",
+                crate::upstream::error_chain(&e),
+            )
+        })?;
         let mut out = vec![Vec::new(); batch.len()];
         for item in parsed.data {
             if item.index >= batch.len() || item.embedding.len() != self.dims {
@@ -103,6 +105,10 @@ impl OpenAiEmbedder {
 impl Embedder for OpenAiEmbedder {
     fn model_id(&self) -> String {
         format!("openai:{}/{}", self.model, self.dims)
+    }
+
+    fn provider(&self) -> crate::config::EmbeddingsProvider {
+        crate::config::EmbeddingsProvider::Openai
     }
 
     fn dimensions(&self) -> usize {

@@ -1,6 +1,7 @@
 //! Language-model providers behind one trait: `extractive` (embedded default, no
 //! network) and `openai` (any OpenAI-compatible `/v1/chat/completions`).
 
+pub mod budget;
 mod circuit_breaker;
 mod extractive;
 mod openai;
@@ -43,6 +44,9 @@ pub struct AnswerRequest<'a> {
     pub passages: &'a [Passage],
     /// The prompt built by the prompt-builder plugin.
     pub messages: &'a [ChatMessage],
+    /// The lexical index of the corpus the passages came from: how rare each word is
+    /// (the extractive answerer weighs question words by it).
+    pub corpus: Option<&'a crate::rag::bm25::Bm25>,
 }
 
 /// A provider's answer.

@@ -114,10 +114,12 @@ impl OpenAiChat {
 
     /// The message content of a complete (non-streamed) answer.
     async fn read_answer(&self, response: reqwest::Response) -> Result<String, UpstreamError> {
-        let parsed: ChatResponse = response
-            .json()
-            .await
-            .map_err(|e| UpstreamError::Malformed(e.without_url().to_string()))?;
+        let parsed: ChatResponse = response.json().await.map_err(|e| {
+            UpstreamError::malformed(
+                "the answer is not the expected JSON",
+                crate::upstream::error_chain(&e),
+            )
+        })?;
         if let Some(u) = &parsed.usage {
             count_usage(&self.model, self.price, u);
         }

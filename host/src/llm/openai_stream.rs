@@ -68,12 +68,14 @@ fn parse(data: &str) -> Result<Said, UpstreamError> {
         _ => {}
     }
     let chunk: Chunk = serde_json::from_str(data)
-        .map_err(|e| UpstreamError::Malformed(format!("a streamed chunk is not valid: {e}")))?;
+        .map_err(|e| UpstreamError::malformed("a streamed chunk is not valid", e))?;
     if let Some(error) = chunk.error {
+        // The upstream's words are logged (redacted), never passed on.
         let message = error["message"].as_str().unwrap_or("no message");
-        return Err(UpstreamError::Malformed(format!(
-            "the stream reported an error: {message}"
-        )));
+        return Err(UpstreamError::malformed(
+            "the upstream reported an error mid-stream",
+            message,
+        ));
     }
     let text = chunk
         .choices
@@ -134,7 +136,10 @@ impl Reading {
                 )),
                 Some(Ok(event)) => parse(&event.data),
                 Some(Err(EventStreamError::Transport(e))) => Err(classify(e)),
-                Some(Err(e)) => Err(UpstreamError::Malformed(e.to_string())),
+                Some(Err(e)) => Err(UpstreamError::malformed(
+                    "the event stream cannot be parsed",
+                    e,
+                )),
             };
             match said {
                 Ok(Said::Done) if self.any_text => {
@@ -221,7 +226,7 @@ mod tests {
         assert!(matches!(parse("[DONE]"), Ok(Said::Done)));
         let error = r#"{"error":{"message":"overloaded","type":"server_error"}}"#;
         assert!(
-            matches!(parse(error), Err(UpstreamError::Malformed(m)) if m.contains("overloaded"))
+            matches!(parse(error), Err(UpstreamError::Malformed(m)) if !m.contains("overloaded"))
         );
         assert!(matches!(
             parse("{not json"),

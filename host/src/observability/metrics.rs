@@ -22,6 +22,14 @@ pub const PLUGIN_CALLS: &str = "autbot_plugin_calls_total";
 pub const PLUGIN_RELOADS: &str = "autbot_plugin_reloads_total";
 /// 1 for the serving version of each plugin (label `version`: sha256 prefix).
 pub const PLUGIN_INFO: &str = "autbot_plugin_info";
+/// Counter: host capability calls made by plugins, by `plugin`, `capability` and
+/// `outcome` (`ok`, `error`, `refused`: over the call's `max_host_calls` or the LLM budget).
+pub const PLUGIN_HOST_CALLS: &str = "autbot_plugin_host_calls_total";
+/// Counter: plugin log lines (and stderr bytes) dropped over their budgets, by `plugin`
+/// and `stream` (`log`, `stderr`).
+pub const PLUGIN_LOG_DROPPED: &str = "autbot_plugin_log_dropped_total";
+/// Counter: model and embedding calls refused by the shared budget, by `kind`.
+pub const LLM_BUDGET_REFUSED: &str = "autbot_llm_budget_refused_total";
 /// LLM tokens by model and direction (`in`, `out`).
 pub const LLM_TOKENS: &str = "autbot_llm_tokens_total";
 /// Estimated LLM cost in micro-dollars (1e-6 USD) by model, from

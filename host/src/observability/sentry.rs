@@ -1,6 +1,7 @@
 //! Sentry error reporting: enabled when `observability.sentry_dsn` is set. Panics and
 //! 5xx responses are reported with the request id as a tag; 4xx are not. No personal
-//! data: no query text, no IPs, no headers; API keys never reach an event.
+//! data: no query text, no IPs, no headers; API keys never reach an event. The queue
+//! is bounded and Sentry's rate limits are honoured (`sentry_transport.rs`).
 
 use super::sentry_transport::HttpTransport;
 use crate::config::Config;
@@ -42,9 +43,10 @@ pub fn init(c: &Config) -> Result<SentryGuard, String> {
     if rate > 0.0 {
         options.traces_sampling_strategy = sentry::TracesSamplingStrategy::FixedRate(rate);
     }
+    let queue_size = c.observability.sentry_queue_size;
     options.transport = Some(Arc::new(
-        |opts: &sentry::ClientOptions| -> Arc<dyn sentry::Transport> {
-            Arc::new(HttpTransport::new(opts))
+        move |opts: &sentry::ClientOptions| -> Arc<dyn sentry::Transport> {
+            Arc::new(HttpTransport::new(opts, queue_size))
         },
     ));
     options.before_send = Some(Arc::new(|mut event| {
@@ -58,6 +60,8 @@ pub fn init(c: &Config) -> Result<SentryGuard, String> {
 }
 
 /// Reports a 5xx answer (called by the error-body layer, which knows the request id).
+/// `message` is the client-facing message, which is generic for upstream failures (an
+/// upstream's own error body never reaches Sentry).
 pub fn report_server_error(status: u16, code: &str, message: &str, request_id: &str) {
     if sentry::Hub::current().client().is_none() {
         return;

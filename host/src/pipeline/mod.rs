@@ -3,9 +3,14 @@
 
 pub mod access_log;
 pub mod admin_auth;
+pub mod auth_failures;
+pub mod body_read;
+pub mod client_addr;
+pub mod client_concurrency;
 pub mod client_key;
 pub mod cors;
 pub mod error_body;
+pub mod guarded_body;
 pub mod json_body;
 pub mod load_shed;
 pub mod metrics;

@@ -3,15 +3,13 @@
 //! `X-RateLimit-Limit/Remaining/Reset`; a refused one is 429 with `Retry-After`.
 
 use crate::error::Error;
+use crate::pipeline::client_addr::ClientAddr;
 use crate::pipeline::client_key::ClientIdentity;
-use crate::rate_limit::client_ip::client_ip;
 use crate::rate_limit::{Decision, Policy, RateLimiter};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use ipnet::IpNet;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 /// What the layer needs.
@@ -20,7 +18,6 @@ pub struct RateLimitLayer {
     pub limiter: Arc<RateLimiter>,
     pub client: Policy,
     pub admin: Policy,
-    pub trusted: Arc<Vec<IpNet>>,
 }
 
 /// Middleware.
@@ -36,14 +33,10 @@ pub async fn layer(State(rl): State<RateLimitLayer>, req: Request, next: Next) -
     } else {
         return next.run(req).await;
     };
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    // The client's IP (or IPv6 prefix), found by `client_addr` behind trusted proxies.
     let bucket = match &identity {
         Some(id) => format!("key:{}", id.name),
-        None => client_ip(peer, req.headers(), &rl.trusted).to_string(),
+        None => ClientAddr::of(&req).key.to_string(),
     };
     let decision = match rl.limiter.check(&policy, &bucket).await {
         Ok(d) => d,

@@ -32,4 +32,4 @@ pub mod prompt_builder {
     });
 }
 
-pub use preprocessor::autbot::plugin::{config, embed, llm, log, search, types};
+pub use preprocessor::autbot::plugin::{log, types};

@@ -1,15 +1,28 @@
 //! One sandboxed plugin call: a fresh `Store` (so nothing survives between requests)
-//! with the plugin's memory cap and CPU deadline, instantiated from the prepared
-//! component; failures are classified for the user and the logs.
+//! with the plugin's resource caps and budgets, instantiated from the prepared
+//! component and run asynchronously on the caller's task.
+//!
+//! The deadline is a timer around the whole call, host callbacks included: guest code
+//! yields to the executor at every epoch tick (2 ms), and a callback that waits (WASI
+//! clocks, `search`, `embed`, `llm`) is an await point, so when the timer fires the
+//! call's future is dropped wherever it is and the task moves on. No call ever blocks
+//! a thread beyond one tick of guest code.
 
-use super::host_state::HostState;
+use super::bindings::types;
+use super::host_state::{CallSetup, HostCallRefused, HostState};
+use super::imports::CallbackDeadline;
+use super::lift::{
+    BoundedVec, LiftBudget, LiftError, RawQuery, RawRanked, RawRejection, RawResultMessage,
+    WithBudget,
+};
+use super::limits::LimitHit;
 use super::loader::LoadedPlugin;
-use super::runtime::EPOCH_TICK;
-use super::services::HostServices;
-use crate::config::PluginEntry;
-use std::collections::HashMap;
-use std::sync::Arc;
-use wasmtime::{Store, StoreLimitsBuilder, Trap};
+use std::time::Duration;
+use wasmtime::{Store, Trap};
+
+/// Time a call may run past its deadline before the timer gives up on it: the
+/// timer's own granularity.
+pub const DEADLINE_SLACK: Duration = Duration::from_millis(2);
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -18,68 +31,172 @@ pub enum CallError {
     Deadline(u64),
     #[error("exceeded its memory cap of {0} MiB")]
     Memory(u64),
+    #[error("exceeded its resource caps: {0}")]
+    Resources(String),
     #[error("trapped (a panic or an invalid operation)")]
     Trap,
-    #[error("returned {0} bytes, more than its limit of {1}")]
-    Output(usize, usize),
+    #[error("{0}")]
+    Output(LiftError),
+    #[error("{0}")]
+    HostCalls(HostCallRefused),
     #[error("broke the contract: {0}")]
     Contract(String),
     #[error("could not be started: {0}")]
     Instantiate(String),
 }
 
-/// What one call needs besides the component.
-pub struct CallContext<'a> {
-    pub name: &'a Arc<str>,
-    pub entry: &'a PluginEntry,
-    pub config: &'a Arc<HashMap<String, String>>,
-    pub services: &'a Arc<HostServices>,
-    pub request_id: &'a str,
+/// A hook's input.
+pub enum HookInput {
+    Preprocess(types::Query),
+    Rank(types::Query, Vec<types::Passage>),
+    BuildPrompt(types::Query, Vec<types::Passage>),
 }
 
-/// Runs `f` against a fresh store; classifies failures and forwards plugin stderr to the log.
-pub fn with_store<R>(
-    engine: &wasmtime::Engine,
-    ctx: &CallContext<'_>,
+/// A hook's output, lifted within the plugin's output limits.
+pub enum HookOutput {
+    Preprocess(Result<types::Query, types::Rejection>),
+    Rank(Vec<types::Ranked>),
+    BuildPrompt(Vec<types::Message>),
+}
+
+/// Runs one call in a fresh store, within its deadline; forwards stderr to the log.
+pub async fn invoke(
+    setup: CallSetup<'_>,
     loaded: &LoadedPlugin,
-    f: impl FnOnce(&mut Store<HostState>, &LoadedPlugin) -> wasmtime::Result<R>,
-) -> Result<R, CallError> {
-    let limits = StoreLimitsBuilder::new()
-        .memory_size((ctx.entry.memory_mb << 20) as usize)
-        .trap_on_grow_failure(true)
-        .build();
-    let state = HostState::new(
-        ctx.name.clone(),
-        ctx.request_id.to_string(),
-        ctx.config.clone(),
-        ctx.services.clone(),
-        limits,
-    );
-    let mut store = Store::new(engine, state);
+    input: HookInput,
+) -> Result<HookOutput, CallError> {
+    let entry = setup.entry;
+    let budget = LiftBudget {
+        max_entries: entry.max_output_entries,
+        max_bytes: entry.max_output_bytes,
+    };
+    let deadline = Duration::from_millis(entry.deadline_ms);
+    let mut store = Store::new(loaded.pre.engine(), HostState::new(setup));
     store.limiter(|s| &mut s.limits);
-    let ticks = ctx
-        .entry
-        .deadline_ms
-        .div_ceil(EPOCH_TICK.as_millis() as u64)
-        + 1;
-    store.set_epoch_deadline(ticks);
-    let outcome = f(&mut store, loaded);
-    let stderr = store.data().stderr.contents();
-    if !stderr.is_empty() {
-        let text = String::from_utf8_lossy(&stderr);
-        tracing::warn!(plugin = %ctx.name, request_id = ctx.request_id, stderr = %text.trim_end(), "plugin wrote to stderr");
+    // Guest code yields at every tick; the timer below ends the call.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_async_yield_and_update(1);
+    let outcome = tokio::time::timeout(
+        deadline + DEADLINE_SLACK,
+        WithBudget::new(run(&mut store, loaded, input), budget),
+    )
+    .await;
+    store.data_mut().flush_stderr();
+    match outcome {
+        Err(_) => Err(CallError::Deadline(entry.deadline_ms)),
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(e)) => Err(classify(e, entry)),
     }
-    outcome.map_err(|e| classify(e, ctx.entry))
 }
 
-fn classify(e: wasmtime::Error, entry: &PluginEntry) -> CallError {
+/// Instantiates and calls the hook's export. Its result is lifted within the call's
+/// budget (installed by `WithBudget`), before the guest's post-return cleanup.
+async fn run(
+    store: &mut Store<HostState>,
+    loaded: &LoadedPlugin,
+    input: HookInput,
+) -> wasmtime::Result<HookOutput> {
+    let instance = loaded.pre.instantiate_async(&mut *store).await?;
+    let export = &loaded.export;
+    Ok(match input {
+        HookInput::Preprocess(q) => {
+            let f = instance
+                .get_typed_func::<(&types::Query,), (Result<RawQuery, RawRejection>,)>(
+                    &mut *store,
+                    export,
+                )?;
+            let (raw,) = f.call_async(&mut *store, (&q,)).await.map_err(call_phase)?;
+            HookOutput::Preprocess(match raw {
+                Ok(q) => Ok(types::Query {
+                    text: q.text.0,
+                    request_id: q.request_id.0,
+                }),
+                Err(r) => Err(types::Rejection {
+                    reason: r.reason.0,
+                    code: r.code.0,
+                }),
+            })
+        }
+        HookInput::Rank(q, passages) => {
+            let f = instance
+                .get_typed_func::<(&types::Query, &[types::Passage]), (BoundedVec<RawRanked>,)>(
+                    &mut *store,
+                    export,
+                )?;
+            let (raw,) = f
+                .call_async(&mut *store, (&q, &passages))
+                .await
+                .map_err(call_phase)?;
+            HookOutput::Rank(
+                raw.0
+                    .into_iter()
+                    .map(|r| types::Ranked {
+                        id: r.id.0,
+                        score: r.score,
+                    })
+                    .collect(),
+            )
+        }
+        HookInput::BuildPrompt(q, passages) => {
+            let f = instance.get_typed_func::<
+                (&types::Query, &[types::Passage]),
+                (BoundedVec<RawResultMessage>,),
+            >(&mut *store, export)?;
+            let (raw,) = f
+                .call_async(&mut *store, (&q, &passages))
+                .await
+                .map_err(call_phase)?;
+            HookOutput::BuildPrompt(
+                raw.0
+                    .into_iter()
+                    .map(|m| types::Message {
+                        role: m.role,
+                        content: m.content.0,
+                    })
+                    .collect(),
+            )
+        }
+    })
+}
+
+/// An error from calling the export (not from instantiating it) that is none of the
+/// host's own (a trap, a cap, a budget) is the guest's result failing to lift: bad
+/// UTF-8, a pointer out of bounds, an invalid discriminant.
+fn call_phase(e: wasmtime::Error) -> wasmtime::Error {
+    let ours = e.downcast_ref::<Trap>().is_some()
+        || e.downcast_ref::<LimitHit>().is_some()
+        || e.downcast_ref::<CallbackDeadline>().is_some()
+        || e.downcast_ref::<HostCallRefused>().is_some()
+        || e.downcast_ref::<LiftError>().is_some();
+    if ours {
+        e
+    } else {
+        wasmtime::Error::new(LiftError::Invalid(format!("{e:#}")))
+    }
+}
+
+fn classify(e: wasmtime::Error, entry: &crate::config::PluginEntry) -> CallError {
     let detail = format!("{e:?}");
-    let err = if matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
-        CallError::Deadline(entry.deadline_ms)
-    } else if detail.contains("growing memory")
-        || detail.contains("memory") && detail.contains("limit")
+    let err = if let Some(hit) = e.downcast_ref::<LimitHit>() {
+        match hit {
+            LimitHit::Memory { .. } => CallError::Memory(entry.memory_mb),
+            other => CallError::Resources(other.to_string()),
+        }
+    } else if e.downcast_ref::<CallbackDeadline>().is_some()
+        || matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt))
     {
-        CallError::Memory(entry.memory_mb)
+        CallError::Deadline(entry.deadline_ms)
+    } else if let Some(refused) = e.downcast_ref::<HostCallRefused>() {
+        CallError::HostCalls(HostCallRefused(refused.0))
+    } else if let Some(lift) = e.downcast_ref::<LiftError>() {
+        CallError::Output(lift.clone())
+    } else if detail.contains("resource limit exceeded")
+        || detail.contains("instance count too high")
+        || detail.contains("memory count too high")
+        || detail.contains("table count too high")
+        || detail.contains("maximum concurrent")
+    {
+        CallError::Resources(e.to_string())
     } else if e.downcast_ref::<Trap>().is_some() {
         CallError::Trap
     } else {

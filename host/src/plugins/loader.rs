@@ -2,23 +2,16 @@
 //! world check, and an optional self-test call. Nothing here touches the serving
 //! version; the registry swaps in what this returns.
 
-use super::bindings::{config, embed, llm, log, preprocessor, search, types};
-use super::bindings::{prompt_builder, ranker};
+use super::bindings::{preprocessor, prompt_builder, ranker, types};
 use super::host_state::HostState;
+use super::imports;
 use super::runtime::Runtime;
 use super::Capability;
 use crate::config::{Hook, PluginEntry};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::time::SystemTime;
-use wasmtime::component::{HasSelf, Linker};
-
-/// A component ready to instantiate for its hook.
-pub enum HookPre {
-    Preprocessor(preprocessor::PreprocessorPre<HostState>),
-    Ranker(ranker::RankerPre<HostState>),
-    PromptBuilder(prompt_builder::PromptBuilderPre<HostState>),
-}
+use wasmtime::component::{ComponentExportIndex, HasSelf, InstancePre, Linker};
 
 /// One loaded version of a plugin.
 pub struct LoadedPlugin {
@@ -28,7 +21,10 @@ pub struct LoadedPlugin {
     pub loaded_at: SystemTime,
     /// The component's imports (capabilities and WASI interfaces).
     pub imports: Vec<String>,
-    pub pre: HookPre,
+    /// The component linked against exactly its grant, ready to instantiate.
+    pub pre: InstancePre<HostState>,
+    /// The hook's export (checked against the hook's world at load).
+    pub export: ComponentExportIndex,
 }
 
 /// Reads, verifies and prepares the plugin at `path`.
@@ -83,47 +79,43 @@ pub fn load(runtime: &Runtime, entry: &PluginEntry, path: &Path) -> Result<Loade
             entry.name, entry.hook, entry.hook
         )
     };
-    let pre = match entry.hook {
-        Hook::Preprocessor => {
-            HookPre::Preprocessor(preprocessor::PreprocessorPre::new(pre).map_err(world)?)
-        }
-        Hook::Ranker => HookPre::Ranker(ranker::RankerPre::new(pre).map_err(world)?),
-        Hook::PromptBuilder => {
-            HookPre::PromptBuilder(prompt_builder::PromptBuilderPre::new(pre).map_err(world)?)
-        }
-    };
+    // The generated bindings check the export's name and type against the world.
+    match entry.hook {
+        Hook::Preprocessor => preprocessor::PreprocessorPre::new(pre.clone())
+            .map(drop)
+            .map_err(world)?,
+        Hook::Ranker => ranker::RankerPre::new(pre.clone())
+            .map(drop)
+            .map_err(world)?,
+        Hook::PromptBuilder => prompt_builder::PromptBuilderPre::new(pre.clone())
+            .map(drop)
+            .map_err(world)?,
+    }
+    let export = component
+        .get_export_index(None, entry.hook.export())
+        .ok_or_else(|| world(wasmtime::Error::msg("the hook's export is missing")))?;
     Ok(LoadedPlugin {
         sha256,
         size: bytes.len(),
         loaded_at: SystemTime::now(),
         imports,
         pre,
+        export,
     })
 }
 
 /// A linker with locked-down WASI and exactly the granted capabilities.
+///
+/// Every plugin gets the WASI 0.2 interfaces that language runtimes import at start-up
+/// (what Rust's std, componentize-js and componentize-py components need), in a
+/// context with nothing behind them: no preopened directories, no sockets (TCP, UDP
+/// and name lookup refused), no environment or arguments, stdin empty, stdout
+/// discarded, stderr bounded (`stderr_pipe.rs`). Clocks and randomness are real: a
+/// sleep is bounded by the call's deadline like any other wait.
 fn linker_for(runtime: &Runtime, granted: &[Capability]) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(&runtime.engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     types::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-    for cap in granted {
-        match cap {
-            Capability::Log => {
-                log::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
-            }
-            Capability::Config => {
-                config::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
-            }
-            Capability::Search => {
-                search::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
-            }
-            Capability::Embed => {
-                embed::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
-            }
-            Capability::Llm => {
-                llm::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?
-            }
-        }
-    }
+    imports::link(&mut linker, granted)?;
     Ok(linker)
 }

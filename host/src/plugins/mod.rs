@@ -6,7 +6,11 @@
 //! |---|---|
 //! | capability and hook names | `capability.rs` |
 //! | generated bindings | `bindings.rs` |
-//! | per-call store data (the grant) | `host_state.rs` |
+//! | per-call store data (the grant, budgets) | `host_state.rs` |
+//! | capability imports, bounded | `imports.rs` |
+//! | bounded lifting of guest values | `lift.rs` |
+//! | per-call resource caps | `limits.rs` |
+//! | plugin stderr | `stderr_pipe.rs` |
 //! | services behind capabilities | `services.rs` |
 //! | engine, epoch ticker, compile cache | `runtime.rs` |
 //! | load + verify one file | `loader.rs` |
@@ -19,11 +23,15 @@ mod bindings;
 mod call;
 mod capability;
 mod host_state;
+mod imports;
 pub mod inspect;
+mod lift;
+mod limits;
 mod loader;
 mod registry;
 mod runtime;
 mod services;
+mod stderr_pipe;
 pub mod watcher;
 
 pub use capability::{Capability, Hook};

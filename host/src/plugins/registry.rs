@@ -3,8 +3,9 @@
 //! swap a new version in atomically (requests in flight finish on the old one).
 
 use super::bindings::types;
-use super::call::{with_store, CallContext, CallError};
-use super::loader::{self, HookPre, LoadedPlugin};
+use super::call::{invoke, CallError, HookInput, HookOutput};
+use super::host_state::{CallSetup, LogRate};
+use super::loader::{self, LoadedPlugin};
 use super::runtime::Runtime;
 use super::services::{to_chat, HostServices};
 use crate::config::{Hook, OnPluginError, PluginEntry, PluginsConfig};
@@ -25,8 +26,8 @@ pub struct PluginSlot {
     pub path: PathBuf,
     name: Arc<str>,
     config: Arc<HashMap<String, String>>,
-    /// Calls run on the request's task (see `PluginsConfig::inline_max_deadline_ms`).
-    inline: bool,
+    /// The plugin's log-line rate, shared by all its calls.
+    log_rate: Arc<LogRate>,
     current: ArcSwap<LoadedPlugin>,
     calls: AtomicU64,
     failures: AtomicU64,
@@ -80,7 +81,10 @@ pub struct PluginHost {
 
 impl PluginHost {
     /// Loads every configured plugin; any failure refuses the start (one line each).
-    pub fn new(config: &PluginsConfig, services: Arc<HostServices>) -> Result<Self, Vec<String>> {
+    pub async fn new(
+        config: &PluginsConfig,
+        services: Arc<HostServices>,
+    ) -> Result<Self, Vec<String>> {
         let runtime = Runtime::new(config.cache_dir.clone()).map_err(|e| {
             vec![format!(
                 "plugins: cannot start the WebAssembly engine: {e:#}"
@@ -90,16 +94,17 @@ impl PluginHost {
         let mut problems = Vec::new();
         for entry in &config.chain {
             let path = resolve(&config.dir, &entry.path);
-            match loader::load(&runtime, entry, &path)
-                .and_then(|l| self_test(&runtime, entry, &services, l))
-            {
+            let loaded = match load_blocking(&runtime, entry, &path).await {
+                Ok(l) => self_test(entry, &services, l).await,
+                Err(e) => Err(e),
+            };
+            match loaded {
                 Ok(loaded) => slots.push({
                     plugin_info(entry, &loaded.sha256, 1.0);
                     Arc::new(PluginSlot {
                         name: Arc::from(entry.name.as_str()),
                         config: Arc::new(plugin_config(&entry.config)),
-                        inline: entry.deadline_ms <= config.inline_max_deadline_ms
-                            && !entry.capabilities.iter().any(|c| c.waits()),
+                        log_rate: Arc::new(LogRate::default()),
                         entry: entry.clone(),
                         path,
                         current: ArcSwap::from_pointee(loaded),
@@ -154,23 +159,13 @@ impl PluginHost {
             request_id: request_id.to_string(),
         };
         for slot in self.chain(Hook::Preprocessor) {
-            let input = query.clone();
             let outcome = self
-                .call(
-                    slot,
-                    request_id,
-                    move |store, loaded| match &loaded.pre {
-                        HookPre::Preprocessor(pre) => pre
-                            .instantiate(&mut *store)?
-                            .call_preprocess(&mut *store, &input),
-                        _ => Err(wasmtime::Error::msg("wrong hook")),
-                    },
-                    |r| match r {
-                        Ok(q) => q.text.len(),
-                        Err(rej) => rej.reason.len() + rej.code.len(),
-                    },
-                )
-                .await;
+                .call(slot, request_id, HookInput::Preprocess(query.clone()))
+                .await
+                .and_then(|out| match out {
+                    HookOutput::Preprocess(r) => Ok(r),
+                    _ => Err(CallError::Contract("wrong hook output".into())),
+                });
             match self.settle(slot, outcome)? {
                 None => {}
                 Some(Ok(q)) => {
@@ -207,20 +202,12 @@ impl PluginHost {
             };
             let candidates: Vec<types::Passage> = passages.iter().map(to_wit).collect();
             let outcome = self
-                .call(
-                    slot,
-                    request_id,
-                    move |store, loaded| match &loaded.pre {
-                        HookPre::Ranker(pre) => pre.instantiate(&mut *store)?.call_rank(
-                            &mut *store,
-                            &query,
-                            &candidates,
-                        ),
-                        _ => Err(wasmtime::Error::msg("wrong hook")),
-                    },
-                    |r| r.iter().map(|x| x.id.len() + 8).sum(),
-                )
-                .await;
+                .call(slot, request_id, HookInput::Rank(query, candidates))
+                .await
+                .and_then(|out| match out {
+                    HookOutput::Rank(r) => Ok(r),
+                    _ => Err(CallError::Contract("wrong hook output".into())),
+                });
             let Some(ranked) = self.settle(slot, outcome)? else {
                 continue;
             };
@@ -230,7 +217,12 @@ impl PluginHost {
             let mut seen = std::collections::HashSet::new();
             for r in ranked {
                 let Some(p) = by_id.get(r.id.as_str()) else {
-                    return self.contract(slot, format!("ranked an unknown passage id `{}`", r.id));
+                    // Clipped: the id is the plugin's text, and this message reaches the
+                    // client and the log on every request.
+                    let id: String = r.id.chars().take(64).collect();
+                    let more = if id.len() < r.id.len() { "…" } else { "" };
+                    return self
+                        .contract(slot, format!("ranked an unknown passage id `{id}{more}`"));
                 };
                 if !r.score.is_finite() {
                     return self
@@ -264,19 +256,12 @@ impl PluginHost {
         };
         let wit: Vec<types::Passage> = passages.iter().map(to_wit).collect();
         let outcome = self
-            .call(
-                slot,
-                request_id,
-                move |store, loaded| match &loaded.pre {
-                    HookPre::PromptBuilder(pre) => {
-                        pre.instantiate(&mut *store)?
-                            .call_build_prompt(&mut *store, &query, &wit)
-                    }
-                    _ => Err(wasmtime::Error::msg("wrong hook")),
-                },
-                |r| r.iter().map(|m| m.content.len()).sum(),
-            )
-            .await;
+            .call(slot, request_id, HookInput::BuildPrompt(query, wit))
+            .await
+            .and_then(|out| match out {
+                HookOutput::BuildPrompt(m) => Ok(m),
+                _ => Err(CallError::Contract("wrong hook output".into())),
+            });
         // A skipped prompt-builder has nothing to fall back to: that is a failure too.
         let messages = match outcome {
             Ok(m) => m,
@@ -288,52 +273,26 @@ impl PluginHost {
         Ok(messages.into_iter().map(to_chat).collect())
     }
 
-    /// One call (inline or on a blocking thread), with counting and the output-size check.
-    async fn call<R: Send + 'static>(
+    /// One call on this task, with counting and metrics.
+    async fn call(
         &self,
         slot: &Arc<PluginSlot>,
         request_id: &str,
-        f: impl FnOnce(
-                &mut wasmtime::Store<super::host_state::HostState>,
-                &LoadedPlugin,
-            ) -> wasmtime::Result<R>
-            + Send
-            + 'static,
-        size: impl FnOnce(&R) -> usize + Send + 'static,
-    ) -> Result<R, CallError> {
+        input: HookInput,
+    ) -> Result<HookOutput, CallError> {
         slot.calls.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
         let (plugin, hook) = (slot.entry.name.clone(), slot.entry.hook.name());
         let loaded = slot.current.load_full();
-        let inline = slot.inline;
-        let slot = slot.clone();
-        let services = self.services.clone();
-        let engine = self.runtime.engine.clone();
-        let request_id = request_id.to_string();
-        let run = move || {
-            let ctx = CallContext {
-                name: &slot.name,
-                entry: &slot.entry,
-                config: &slot.config,
-                services: &services,
-                request_id: &request_id,
-            };
-            let r = with_store(&engine, &ctx, &loaded, f)?;
-            let n = size(&r);
-            if n > slot.entry.max_output_bytes {
-                return Err(CallError::Output(n, slot.entry.max_output_bytes));
-            }
-            Ok(r)
+        let setup = CallSetup {
+            plugin: slot.name.clone(),
+            request_id,
+            entry: &slot.entry,
+            config: slot.config.clone(),
+            services: self.services.clone(),
+            log_rate: slot.log_rate.clone(),
         };
-        // A short, compute-only call costs less than the hop to a blocking thread;
-        // its deadline bounds how long it can hold this task's worker.
-        let outcome = if inline {
-            run()
-        } else {
-            tokio::task::spawn_blocking(run)
-                .await
-                .unwrap_or_else(|e| Err(CallError::Contract(format!("the call task failed: {e}"))))
-        };
+        let outcome = invoke(setup, &loaded, input).await;
         metrics::histogram!(PLUGIN_DURATION, "plugin" => plugin.clone(), "hook" => hook)
             .record(started.elapsed().as_secs_f64());
         let result = if outcome.is_ok() { "ok" } else { "failed" };
@@ -373,8 +332,8 @@ impl PluginHost {
 
     /// Reloads one plugin from its file if the file changed; the old version keeps
     /// serving when the new one fails any check.
-    pub fn reload(&self, slot: &PluginSlot) -> ReloadOutcome {
-        let current = slot.current.load();
+    pub async fn reload(&self, slot: &PluginSlot) -> ReloadOutcome {
+        let current = slot.current.load_full();
         let result = std::fs::read(&slot.path)
             .map_err(|e| format!("cannot read {}: {e}", slot.path.display()))
             .map(|bytes| {
@@ -390,8 +349,10 @@ impl PluginHost {
                     error: None,
                 }
             }
-            Ok(_) => loader::load(&self.runtime, &slot.entry, &slot.path)
-                .and_then(|l| self_test(&self.runtime, &slot.entry, &self.services, l)),
+            Ok(_) => match load_blocking(&self.runtime, &slot.entry, &slot.path).await {
+                Ok(l) => self_test(&slot.entry, &self.services, l).await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         match outcome {
@@ -427,8 +388,12 @@ impl PluginHost {
     }
 
     /// Reloads every plugin whose file changed.
-    pub fn reload_all(&self) -> Vec<ReloadOutcome> {
-        self.slots.iter().map(|s| self.reload(s)).collect()
+    pub async fn reload_all(&self) -> Vec<ReloadOutcome> {
+        let mut out = Vec::with_capacity(self.slots.len());
+        for slot in &self.slots {
+            out.push(self.reload(slot).await);
+        }
+        out
     }
 
     /// Status of every plugin.
@@ -522,9 +487,21 @@ fn to_wit(p: &Passage) -> types::Passage {
     }
 }
 
-/// The optional self-test: one call with a sample input must not fail.
-fn self_test(
+/// Compiles and checks a plugin file on a blocking thread (compilation takes
+/// milliseconds to seconds of CPU).
+async fn load_blocking(
     runtime: &Runtime,
+    entry: &PluginEntry,
+    path: &Path,
+) -> Result<LoadedPlugin, String> {
+    let (runtime, entry, path) = (runtime.clone(), entry.clone(), path.to_path_buf());
+    tokio::task::spawn_blocking(move || loader::load(&runtime, &entry, &path))
+        .await
+        .map_err(|e| format!("plugin loading failed: {e}"))?
+}
+
+/// The optional self-test: one call with a sample input must not fail.
+async fn self_test(
     entry: &PluginEntry,
     services: &Arc<HostServices>,
     loaded: LoadedPlugin,
@@ -532,15 +509,6 @@ fn self_test(
     if !entry.self_test {
         return Ok(loaded);
     }
-    let name: Arc<str> = Arc::from(entry.name.as_str());
-    let config = Arc::new(plugin_config(&entry.config));
-    let ctx = CallContext {
-        name: &name,
-        entry,
-        config: &config,
-        services,
-        request_id: "self-test",
-    };
     let query = types::Query {
         text: "What is AutBot?".into(),
         request_id: "self-test".into(),
@@ -552,21 +520,21 @@ fn self_test(
         heading: String::new(),
         score: 1.0,
     };
-    let result = with_store(&runtime.engine, &ctx, &loaded, |store, l| match &l.pre {
-        HookPre::Preprocessor(pre) => pre
-            .instantiate(&mut *store)?
-            .call_preprocess(&mut *store, &query)
-            .map(|_| ()),
-        HookPre::Ranker(pre) => pre
-            .instantiate(&mut *store)?
-            .call_rank(&mut *store, &query, std::slice::from_ref(&passage))
-            .map(|_| ()),
-        HookPre::PromptBuilder(pre) => pre
-            .instantiate(&mut *store)?
-            .call_build_prompt(&mut *store, &query, std::slice::from_ref(&passage))
-            .map(|_| ()),
-    });
-    result
-        .map(|()| loaded)
-        .map_err(|e| format!("self-test call failed: the plugin {e}"))
+    let input = match entry.hook {
+        Hook::Preprocessor => HookInput::Preprocess(query),
+        Hook::Ranker => HookInput::Rank(query, vec![passage]),
+        Hook::PromptBuilder => HookInput::BuildPrompt(query, vec![passage]),
+    };
+    let setup = CallSetup {
+        plugin: Arc::from(entry.name.as_str()),
+        request_id: "self-test",
+        entry,
+        config: Arc::new(plugin_config(&entry.config)),
+        services: services.clone(),
+        log_rate: Arc::new(LogRate::default()),
+    };
+    match invoke(setup, &loaded, input).await {
+        Ok(_) => Ok(loaded),
+        Err(e) => Err(format!("self-test call failed: the plugin {e}")),
+    }
 }

@@ -1,5 +1,6 @@
-//! The services behind the `search`, `embed` and `llm` capabilities. Plugin calls run
-//! on blocking threads, so these bridge into the async runtime with `block_on`.
+//! The services behind the `search`, `embed` and `llm` capabilities. They are async:
+//! a plugin call runs on the request's task, and a callback that waits (an upstream
+//! retry, a slow model) is dropped when the call's deadline passes.
 
 use super::bindings::types;
 use crate::embeddings::Embedder;
@@ -16,22 +17,21 @@ const MAX_PLUGIN_TOP_K: u32 = 20;
 pub struct HostServices {
     pub index: Arc<LiveIndex>,
     pub embedder: Arc<dyn Embedder>,
+    /// The model client, budgeted like every other caller's (see `llm::budget`).
     pub llm: Arc<dyn Llm>,
     pub search_params: SearchParams,
-    pub runtime: tokio::runtime::Handle,
 }
 
 impl HostServices {
     /// Capability `search`.
-    pub fn search(&self, text: &str, top_k: u32) -> Result<Vec<types::Passage>, String> {
+    pub async fn search(&self, text: &str, top_k: u32) -> Result<Vec<types::Passage>, String> {
         let index = self.index.get().ok_or("the index is not loaded yet")?;
         let params = SearchParams {
             top_k: top_k.clamp(1, MAX_PLUGIN_TOP_K) as usize,
             ..self.search_params
         };
-        let passages = self
-            .runtime
-            .block_on(retrieve(&index, self.embedder.as_ref(), text, &params))
+        let passages = retrieve(&index, self.embedder.as_ref(), text, &params)
+            .await
             .map_err(|e| e.to_string())?;
         Ok(passages
             .into_iter()
@@ -46,19 +46,21 @@ impl HostServices {
     }
 
     /// Capability `embed`.
-    pub fn embed(&self, text: &str) -> Result<Vec<f32>, String> {
-        self.runtime
-            .block_on(self.embedder.embed(&[text.to_string()]))
+    pub async fn embed(&self, text: &str) -> Result<Vec<f32>, String> {
+        self.embedder
+            .embed(&[text.to_string()])
+            .await
             .map_err(|e| e.to_string())?
             .pop()
             .ok_or_else(|| "no embedding returned".to_string())
     }
 
     /// Capability `llm`.
-    pub fn complete(&self, messages: Vec<types::Message>) -> Result<String, String> {
+    pub async fn complete(&self, messages: Vec<types::Message>) -> Result<String, String> {
         let messages: Vec<ChatMessage> = messages.into_iter().map(to_chat).collect();
-        self.runtime
-            .block_on(self.llm.complete(&messages))
+        self.llm
+            .complete(&messages)
+            .await
             .map_err(|e| e.to_string())
     }
 }

@@ -48,15 +48,11 @@ pub fn start(host: Arc<PluginHost>) -> notify::Result<PluginWatcher> {
                 .iter()
                 .filter_map(|p| p.file_name().map(|n| n.to_owned()))
                 .collect();
-            let host = host.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                for slot in host.slots() {
-                    if slot.path.file_name().is_some_and(|n| names.contains(n)) {
-                        host.reload(slot);
-                    }
+            for slot in host.slots() {
+                if slot.path.file_name().is_some_and(|n| names.contains(n)) {
+                    host.reload(slot).await;
                 }
-            })
-            .await;
+            }
         }
     });
     Ok(PluginWatcher { _watcher: watcher })

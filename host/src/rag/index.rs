@@ -1,10 +1,11 @@
-//! The in-memory hybrid index: the HNSW graph over unit vectors (cosine, `graph.rs`) plus BM25,
-//! fused by weighted reciprocal-rank fusion.
+//! The in-memory hybrid index: the HNSW graph over unit vectors (cosine, `graph.rs`) plus BM25F
+//! (`bm25.rs`), fused by score or reciprocal-rank fusion (`retrieve::fuse`).
 
 use super::bm25::Bm25;
 use super::chunk::Chunk;
 use super::graph::Graph;
 use super::nibble_scan::NibbleCodes;
+use super::retrieve;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
@@ -37,6 +38,10 @@ pub struct SearchParams {
     pub vector_weight: f64,
     pub bm25_weight: f64,
     pub rrf_k: f64,
+    /// How the two rankings are merged.
+    pub fusion: crate::config::FusionMethod,
+    /// Score factor of chunks of superseded documents (1 = none).
+    pub superseded_weight: f64,
     pub ef_search: usize,
     /// While the 4-bit codes of all vectors take at most this many bytes, vector
     /// search scores every vector instead of walking the graph.
@@ -62,6 +67,8 @@ pub struct Index {
     /// 4-bit codes for exhaustive search, made by [`Index::prepare`] when used.
     exhaustive: OnceLock<NibbleCodes>,
     bm25: Bm25,
+    /// Per chunk: its document is superseded by another indexed version.
+    superseded: Vec<bool>,
 }
 
 impl Index {
@@ -83,13 +90,15 @@ impl Index {
 
     /// Assembles an index around an already built (or loaded) graph.
     pub fn with_graph(manifest: Manifest, chunks: Vec<Chunk>, graph: Option<Graph>) -> Self {
-        let bm25 = Bm25::build(chunks.iter().map(Chunk::embedding_text));
+        let bm25 = Bm25::for_chunks(&chunks);
+        let superseded = retrieve::superseded_chunks(&chunks);
         Self {
             manifest,
             chunks,
             graph,
             exhaustive: OnceLock::new(),
             bm25,
+            superseded,
         }
     }
 
@@ -136,11 +145,11 @@ impl Index {
         self.graph.as_ref()
     }
 
-    /// Hybrid search: vector neighbours and BM25 matches fused by weighted RRF.
+    /// Hybrid search: vector neighbours and BM25 matches, fused ([`retrieve::fuse`]).
     pub fn search(&self, query_vec: &[f32], query_text: &str, p: &SearchParams) -> Vec<Hit> {
-        let pool = (p.top_k * 5).max(20);
+        let pool = retrieve::pool_size(p.top_k);
         let vector: Vec<(usize, f32)> = match (&self.graph, p.vector_weight > 0.0) {
-            (Some(g), true) => self.nearest(g, query_vec, pool, p),
+            (Some(g), true) if query_vec.len() == g.dims() => self.nearest(g, query_vec, pool, p),
             _ => Vec::new(),
         };
         let lexical = if p.bm25_weight > 0.0 {
@@ -148,29 +157,27 @@ impl Index {
         } else {
             Vec::new()
         };
-        let mut fused: std::collections::HashMap<usize, (f64, Option<f32>)> = Default::default();
-        for (rank, (id, sim)) in vector.iter().enumerate() {
-            let e = fused.entry(*id).or_default();
-            e.0 += p.vector_weight / (p.rrf_k + rank as f64 + 1.0);
-            e.1 = Some(*sim);
-        }
-        for (rank, (id, _)) in lexical.iter().enumerate() {
-            fused.entry(*id as usize).or_default().0 +=
-                p.bm25_weight / (p.rrf_k + rank as f64 + 1.0);
-        }
-        let best_possible = (p.vector_weight + p.bm25_weight) / (p.rrf_k + 1.0);
-        let mut hits: Vec<Hit> = fused
-            .into_iter()
-            .filter(|(id, _)| *id < self.chunks.len())
-            .map(|(chunk, (score, similarity))| Hit {
-                chunk,
-                score: score / best_possible,
-                similarity,
-            })
-            .collect();
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.chunk.cmp(&b.chunk)));
-        hits.truncate(p.top_k);
-        hits
+        retrieve::fuse(&vector, &lexical, p, |c| {
+            self.superseded.get(c).copied().unwrap_or(false)
+        })
+        .into_iter()
+        .filter(|h| h.chunk < self.chunks.len())
+        .map(|h| Hit {
+            chunk: h.chunk,
+            score: h.score,
+            similarity: h.similarity,
+        })
+        .collect()
+    }
+
+    /// The lexical (BM25F) index, for its word statistics.
+    pub fn lexicon(&self) -> &Bm25 {
+        &self.bm25
+    }
+
+    /// Whether chunk `i`'s document is superseded by another indexed version.
+    pub fn is_superseded(&self, i: usize) -> bool {
+        self.superseded.get(i).copied().unwrap_or(false)
     }
 
     /// Number of distinct source documents.

@@ -1,8 +1,15 @@
 //! Ingestion: walk the data folder, load and chunk every supported file, embed only the
 //! chunks the embedding cache does not have, build the index and persist it.
+//!
+//! The data folder is not trusted: `walk` reads only regular files inside it, within
+//! byte limits, and each document is parsed with a time budget and bounded decoding
+//! (see [`document`]). A file that fails any of this is skipped and reported by name
+//! (a `skipped file` warning, and [`IngestReport::skipped`]); the rest is indexed.
+
+mod walk;
 
 use super::chunk::{chunk_document, Chunk, ChunkParams};
-use super::document::{self, SUPPORTED_EXTENSIONS};
+use super::document;
 use super::embed_cache::EmbedCache;
 use super::index::{Index, Manifest, FORMAT_VERSION};
 use super::store;
@@ -13,12 +20,58 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Where ingestion reads and writes.
+/// Where ingestion reads and writes, and how much it may read.
 #[derive(Debug, Clone)]
 pub struct IngestPaths {
     pub data_dir: PathBuf,
     pub index_dir: PathBuf,
     pub cache_dir: PathBuf,
+    pub limits: IngestLimits,
+}
+
+/// What reading the data folder may cost (the `index.max_*` settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestLimits {
+    /// Largest file read; larger files are skipped.
+    pub max_file_bytes: u64,
+    /// All files read together; files beyond are skipped.
+    pub max_total_bytes: u64,
+    /// Most bytes one PDF's streams may decode to.
+    pub max_decoded_bytes: u64,
+    /// Time budget for parsing one document.
+    pub max_parse_secs: u64,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        let document = document::Limits::default();
+        Self {
+            max_file_bytes: document.max_file_bytes,
+            max_total_bytes: 2 << 30,
+            max_decoded_bytes: document.max_decoded_bytes,
+            max_parse_secs: document.max_parse.as_secs(),
+        }
+    }
+}
+
+impl IngestLimits {
+    /// The limits set in `[index]`.
+    pub fn from_config(c: &crate::config::IndexConfig) -> Self {
+        Self {
+            max_file_bytes: c.max_file_bytes,
+            max_total_bytes: c.max_total_bytes,
+            max_decoded_bytes: c.max_decoded_bytes,
+            max_parse_secs: c.max_parse_secs,
+        }
+    }
+
+    fn document(&self) -> document::Limits {
+        document::Limits {
+            max_file_bytes: self.max_file_bytes,
+            max_decoded_bytes: self.max_decoded_bytes,
+            max_parse: std::time::Duration::from_secs(self.max_parse_secs),
+        }
+    }
 }
 
 /// A file that was not indexed, and why.
@@ -53,8 +106,9 @@ pub async fn build(
 ) -> Result<(Index, IngestReport), String> {
     let started = Instant::now();
     let data_dir = paths.data_dir.clone();
+    let limits = paths.limits;
     let (chunks, documents, skipped) =
-        tokio::task::spawn_blocking(move || read_all(&data_dir, params))
+        tokio::task::spawn_blocking(move || read_all(&data_dir, params, limits))
             .await
             .map_err(|e| format!("ingestion task failed: {e}"))??;
     for s in &skipped {
@@ -141,78 +195,44 @@ pub async fn build(
     Ok((index, report))
 }
 
-/// Loads and chunks every file under `data_dir` (sorted, hidden files ignored).
+/// Loads and chunks every file under `data_dir` (sorted, hidden files ignored), one
+/// file in memory at a time.
 fn read_all(
     data_dir: &Path,
     params: ChunkParams,
+    limits: IngestLimits,
 ) -> Result<(Vec<Chunk>, usize, Vec<Skipped>), String> {
-    if !data_dir.is_dir() {
-        return Err(format!(
-            "the data folder {} does not exist",
-            data_dir.display()
-        ));
-    }
     let mut chunks = Vec::new();
     let mut skipped = Vec::new();
     let mut documents = 0;
-    let walker = walkdir::WalkDir::new(data_dir)
-        .follow_links(true)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
-    for entry in walker {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                let path = e
-                    .path()
-                    .map(|p| p.strip_prefix(data_dir).unwrap_or(p).display().to_string())
-                    .unwrap_or_default();
-                skipped.push(Skipped {
-                    path,
-                    reason: format!("unreadable: {e}"),
-                });
-                continue;
-            }
-        };
-        if !entry.file_type().is_file() {
-            continue;
+    let document_limits = limits.document();
+    let mut parse = |file: walk::FileRead| match document::parse_guarded(
+        file.bytes,
+        &file.ext,
+        file.source.clone(),
+        &document_limits,
+    ) {
+        Ok(doc) => {
+            documents += 1;
+            chunks.extend(chunk_document(&doc, params));
         }
-        let path = entry.path();
-        let source = path
-            .strip_prefix(data_dir)
-            .unwrap_or(path)
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .unwrap_or_default();
-        if !SUPPORTED_EXTENSIONS.contains(&ext.as_str()) {
-            skipped.push(Skipped {
-                path: source,
-                reason: if ext.is_empty() {
-                    "unsupported file type (no extension)".into()
-                } else {
-                    format!("unsupported file type `.{ext}`")
-                },
-            });
-            continue;
-        }
-        match document::load(path, source.clone()) {
-            Ok(doc) => {
-                documents += 1;
-                chunks.extend(chunk_document(&doc, params));
-            }
-            Err(reason) => skipped.push(Skipped {
-                path: source,
-                reason,
-            }),
-        }
-    }
+        Err(reason) => skipped.push(Skipped {
+            path: file.source,
+            reason,
+        }),
+    };
+    let mut walk_skipped = Vec::new();
+    walk::walk(
+        data_dir,
+        walk::WalkLimits {
+            max_file_bytes: limits.max_file_bytes,
+            max_total_bytes: limits.max_total_bytes,
+        },
+        &mut parse,
+        |s| walk_skipped.push(s),
+    )?;
+    skipped.extend(walk_skipped);
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok((chunks, documents, skipped))
 }
 

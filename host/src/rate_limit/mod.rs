@@ -10,7 +10,7 @@ mod redis;
 use crate::config::{LimitPolicy, OnRedisError, RateLimitConfig, SharedBackend};
 use crate::error::Error;
 use crate::redis_store::RedisStore;
-use memory::MemoryLimiter;
+use memory::{EventLimiter, MemoryLimiter};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +60,7 @@ pub struct Decision {
 pub struct RateLimiter {
     backend: SharedBackend,
     memory: MemoryLimiter,
+    events: EventLimiter,
     redis: Option<Arc<RedisStore>>,
     on_error: OnRedisError,
     degraded: AtomicBool,
@@ -71,6 +72,7 @@ impl RateLimiter {
         let limiter = Arc::new(Self {
             backend: c.backend,
             memory: MemoryLimiter::default(),
+            events: EventLimiter::default(),
             redis,
             on_error: c.on_redis_error,
             degraded: AtomicBool::new(false),
@@ -80,7 +82,10 @@ impl RateLimiter {
             loop {
                 tokio::time::sleep(Duration::from_secs(60)).await;
                 match weak.upgrade() {
-                    Some(l) => l.memory.retain_recent(),
+                    Some(l) => {
+                        l.memory.retain_recent();
+                        l.events.retain_recent();
+                    }
                     None => break,
                 }
             }
@@ -94,7 +99,46 @@ impl RateLimiter {
             (SharedBackend::Redis, Some(r)) => r,
             _ => return Ok(self.memory.check(policy, key)),
         };
-        match redis::check(redis, policy, key).await {
+        let shared = redis::check(redis, policy, key).await;
+        self.fall_back(shared, || self.memory.check(policy, key))
+    }
+
+    /// Whether one more event (a failed authentication) for `key` would be allowed now,
+    /// without recording one. Same backend and Redis failure policy as [`Self::check`].
+    pub async fn peek(&self, policy: &Policy, key: &str) -> Result<Decision, Error> {
+        self.event(policy, key, false).await
+    }
+
+    /// Records one event for `key`: after `policy.burst` of them, [`Self::peek`]
+    /// refuses until they are earned back.
+    pub async fn charge(&self, policy: &Policy, key: &str) -> Result<Decision, Error> {
+        self.event(policy, key, true).await
+    }
+
+    async fn event(&self, policy: &Policy, key: &str, commit: bool) -> Result<Decision, Error> {
+        let local = || {
+            if commit {
+                self.events.charge(policy, key)
+            } else {
+                self.events.peek(policy, key)
+            }
+        };
+        let redis = match (&self.backend, &self.redis) {
+            (SharedBackend::Redis, Some(r)) => r,
+            _ => return Ok(local()),
+        };
+        let shared = redis::event(redis, policy, key, commit).await;
+        self.fall_back(shared, local)
+    }
+
+    /// A Redis answer, or the in-process one when Redis failed and the policy is
+    /// fail-open.
+    fn fall_back(
+        &self,
+        shared: Result<Decision, String>,
+        local: impl FnOnce() -> Decision,
+    ) -> Result<Decision, Error> {
+        match shared {
             Ok(d) => {
                 if self.degraded.swap(false, Ordering::Relaxed) {
                     tracing::info!("redis rate limiting resumed");
@@ -106,7 +150,7 @@ impl RateLimiter {
                     if !self.degraded.swap(true, Ordering::Relaxed) {
                         tracing::warn!(error = %e, "redis unreachable: rate limiting falls back to this process (fail_open)");
                     }
-                    Ok(self.memory.check(policy, key))
+                    Ok(local())
                 }
                 OnRedisError::FailClosed => Err(Error::NotReady(
                     "rate limiting is unavailable (redis unreachable); retry shortly".into(),

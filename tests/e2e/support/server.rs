@@ -116,6 +116,9 @@ impl ServerBuilder {
             .env("AUTBOT_OBSERVABILITY__LOG_LEVEL", "info")
             // Rate limiting is tested on its own; other tests send many requests.
             .env("AUTBOT_RATE_LIMIT__ENABLED", "false")
+            // The hashed embedder, whatever the default: the tests' expectations were
+            // written for it (tests/e2e/neural.rs runs the neural one).
+            .env("AUTBOT_EMBEDDINGS__PROVIDER", "local")
             .current_dir(self.dir.path())
             .arg("--config")
             .arg(&config_path)
@@ -203,6 +206,11 @@ impl Server {
     /// `http://ADDR{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Everything the server printed so far.
