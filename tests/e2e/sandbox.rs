@@ -33,6 +33,11 @@ fn shipped(name: &str, hook: &str) -> String {
     )
 }
 
+/// The shipped ranker and prompt-builder, after the plugin under test.
+fn default_rest() -> String {
+    shipped("source-weighter", "ranker") + &shipped("prompt-builder", "prompt-builder")
+}
+
 fn test_plugin(name: &str) -> PathBuf {
     plugin(&format!("tests/plugins/dist/{name}.wasm"))
 }
@@ -89,8 +94,7 @@ async fn a_plugin_sleeping_in_wasi_ends_at_its_deadline_and_frees_the_request() 
         &test_plugin("sleeper"),
         "[]",
         "self_test = false\ndeadline_ms = 200",
-    ) + &shipped("source-weighter", "ranker")
-        + &shipped("prompt-builder", "prompt-builder");
+    ) + &default_rest();
     let s = ServerBuilder::new()
         .config(&config)
         .llm(&fake)
@@ -129,8 +133,7 @@ async fn a_plugin_sleeping_in_wasi_ends_at_its_deadline_and_frees_the_request() 
         &test_plugin("host-hammer"),
         "[\"config\", \"log\", \"llm\"]",
         "self_test = false\ndeadline_ms = 300\n[plugins.chain.config]\nmode = \"slow-llm\"",
-    ) + &shipped("source-weighter", "ranker")
-        + &shipped("prompt-builder", "prompt-builder");
+    ) + &default_rest();
     let s = ServerBuilder::new()
         .config(&config)
         .llm(&fake)
@@ -156,8 +159,7 @@ async fn a_plugin_sleeping_in_wasi_ends_at_its_deadline_and_frees_the_request() 
         &test_plugin("sleeper"),
         "[]",
         "self_test = false\ndeadline_ms = 100\non_error = \"skip\"",
-    ) + &shipped("source-weighter", "ranker")
-        + &shipped("prompt-builder", "prompt-builder");
+    ) + &default_rest();
     let s = ServerBuilder::new().config(&config).start().ready().await;
     let (status, body) = s.ask("What is AutBot?").await;
     assert_eq!(status, 200, "{body}");
@@ -173,8 +175,7 @@ async fn a_plugin_flooding_stderr_neither_panics_the_host_nor_grows_the_log() {
         "[]",
         // Generous: 2,048 stderr writes take a while in a debug build on a busy machine.
         "deadline_ms = 2000",
-    ) + &shipped("source-weighter", "ranker")
-        + &shipped("prompt-builder", "prompt-builder");
+    ) + &default_rest();
     let s = ServerBuilder::new()
         .config(&config)
         .llm(&fake)
@@ -280,8 +281,7 @@ async fn memory_is_capped_across_all_of_a_components_memories() {
         &two,
         "[]",
         "self_test = false\nmemory_mb = 16",
-    ) + &shipped("source-weighter", "ranker")
-        + &shipped("prompt-builder", "prompt-builder");
+    ) + &default_rest();
     let s = ServerBuilder::new().config(&config).start().ready().await;
     let (status, body) = s.ask("What is AutBot?").await;
     assert_eq!(status, 500, "{body}");
@@ -297,9 +297,7 @@ async fn memory_is_capped_across_all_of_a_components_memories() {
     // One filler of 1 page fits: the component itself works.
     let one = tempfile::tempdir().unwrap();
     let one = many_memories(one.path(), 1, 1);
-    let config = entry("many", "preprocessor", &one, "[]", "memory_mb = 16")
-        + &shipped("source-weighter", "ranker")
-        + &shipped("prompt-builder", "prompt-builder");
+    let config = entry("many", "preprocessor", &one, "[]", "memory_mb = 16") + &default_rest();
     let s = ServerBuilder::new().config(&config).start().ready().await;
     let (status, body) = s.ask("What is AutBot?").await;
     assert_eq!(status, 200, "{body}");
@@ -308,9 +306,7 @@ async fn memory_is_capped_across_all_of_a_components_memories() {
     // Eight memories in one component: over the per-component cap, refused at load.
     let eight = tempfile::tempdir().unwrap();
     let eight = many_memories(eight.path(), 7, 1);
-    let config = entry("many", "preprocessor", &eight, "[]", "memory_mb = 16")
-        + &shipped("source-weighter", "ranker")
-        + &shipped("prompt-builder", "prompt-builder");
+    let config = entry("many", "preprocessor", &eight, "[]", "memory_mb = 16") + &default_rest();
     let (status, _, err) = ServerBuilder::new().config(&config).run(&["serve"]);
     assert!(!status.success(), "must refuse to start");
     assert!(err.contains("plugins.chain `many`"), "{err}");
@@ -326,8 +322,7 @@ fn hammer(mode: &str, calls: u32, extra: &str) -> String {
         &format!(
             "self_test = false\ndeadline_ms = 5000\n{extra}\n[plugins.chain.config]\nmode = \"{mode}\"\ncalls = {calls}"
         ),
-    ) + &shipped("source-weighter", "ranker")
-        + &shipped("prompt-builder", "prompt-builder")
+    ) + &default_rest()
 }
 
 #[tokio::test]
@@ -422,9 +417,7 @@ async fn a_compiled_plugin_cache_others_can_write_is_not_trusted() {
     let cache_dir = cache.path().join("plugin-cache");
     // 1. A server compiles echo-upper into the cache.
     let upper = test_plugin("echo-upper");
-    let config = entry("guard", "preprocessor", &upper, "[]", "")
-        + &shipped("source-weighter", "ranker")
-        + &shipped("prompt-builder", "prompt-builder");
+    let config = entry("guard", "preprocessor", &upper, "[]", "") + &default_rest();
     let s = ServerBuilder::new()
         .config(&config)
         .env("AUTBOT_PLUGINS__CACHE_DIR", cache_dir.display().to_string())
@@ -450,9 +443,7 @@ async fn a_compiled_plugin_cache_others_can_write_is_not_trusted() {
     std::fs::copy(echo_entry, &planted).unwrap();
     std::fs::set_permissions(&cache_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     // 3. The server must not run the planted code as query-guard.
-    let config = shipped("query-guard", "preprocessor")
-        + &shipped("source-weighter", "ranker")
-        + &shipped("prompt-builder", "prompt-builder");
+    let config = shipped("query-guard", "preprocessor") + &default_rest();
     let s = ServerBuilder::new()
         .config(&config)
         .env("AUTBOT_PLUGINS__CACHE_DIR", cache_dir.display().to_string())

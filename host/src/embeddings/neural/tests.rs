@@ -110,7 +110,11 @@ fn matches_an_independent_implementation_of_all_minilm_l6_v2() {
             .zip(&s.embedding)
             .map(|(g, w)| (g - w).abs())
             .fold(0.0f32, f32::max);
-        assert!(worst < 1e-4, "{:?}: max abs difference {worst}", s.text);
+        let short: String = s.text.chars().take(50).collect();
+        eprintln!("{short:?}: max abs difference to the reference {worst:.2e}");
+        // Measured ~1.6e-7 (the fixture has 7 decimals): 1e-5 leaves room for other
+        // kernels (AVX2, another summation order), not for a wrong step.
+        assert!(worst < 1e-5, "{short:?}: max abs difference {worst}");
         assert!((cosine(got, &s.embedding) - 1.0).abs() < 1e-5);
     }
     for &(i, j, want) in &reference.cosines {
