@@ -429,6 +429,10 @@ impl From<UpstreamError> for Error {
                 Error::UpstreamUnavailable { retry_after_secs }
             }
             UpstreamError::Budget { retry_after_secs } => Error::RateLimited { retry_after_secs },
+            UpstreamError::BudgetUnavailable => Error::NotReady(
+                "the language model budget cannot be checked (redis unreachable); retry shortly"
+                    .into(),
+            ),
             other => Error::Upstream(other.to_string()),
         }
     }

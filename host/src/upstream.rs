@@ -37,6 +37,10 @@ pub enum UpstreamError {
     /// call was never sent.
     #[error("the language model budget is exhausted; retry in {retry_after_secs} s")]
     Budget { retry_after_secs: u64 },
+    /// The shared budget cannot be checked (Redis down with `on_redis_error =
+    /// "fail_closed"`); the call was never sent.
+    #[error("the language model budget cannot be checked; retry shortly")]
+    BudgetUnavailable,
 }
 
 /// `HTTP 503, server error`, plus the host's own explanation when there is one.
@@ -76,6 +80,7 @@ impl UpstreamError {
             UpstreamError::Malformed(_) => "malformed",
             UpstreamError::CircuitOpen { .. } => "circuit_open",
             UpstreamError::Budget { .. } => "budget",
+            UpstreamError::BudgetUnavailable => "budget_unavailable",
         }
     }
 }

@@ -46,9 +46,7 @@ impl BudgetedLlm {
             .limiter
             .check(&self.policy, "global")
             .await
-            .map_err(|_| UpstreamError::Budget {
-                retry_after_secs: 1,
-            })?;
+            .map_err(|_| UpstreamError::BudgetUnavailable)?;
         if decision.allowed {
             return Ok(());
         }

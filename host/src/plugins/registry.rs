@@ -71,8 +71,15 @@ pub struct ReloadOutcome {
     pub error: Option<String>,
 }
 
+/// Plugin calls that may run at once. Each may use up to the per-call caps
+/// (`limits.rs`), so this many fit the instance pool (`runtime.rs`) whatever the
+/// plugins are: no plugin can exhaust the pool and starve the others. Calls beyond wait
+/// for a place within their own deadline.
+const CONCURRENT_CALLS: usize = 128;
+
 /// All plugins of the process.
 pub struct PluginHost {
+    places: tokio::sync::Semaphore,
     runtime: Runtime,
     services: Arc<HostServices>,
     slots: Vec<Arc<PluginSlot>>,
@@ -122,6 +129,7 @@ impl PluginHost {
             return Err(problems);
         }
         Ok(Self {
+            places: tokio::sync::Semaphore::new(CONCURRENT_CALLS),
             runtime,
             services,
             slots,
@@ -292,7 +300,11 @@ impl PluginHost {
             services: self.services.clone(),
             log_rate: slot.log_rate.clone(),
         };
-        let outcome = invoke(setup, &loaded, input).await;
+        let deadline = std::time::Duration::from_millis(slot.entry.deadline_ms);
+        let outcome = match tokio::time::timeout(deadline, self.places.acquire()).await {
+            Ok(Ok(_place)) => invoke(setup, &loaded, input).await,
+            _ => Err(CallError::Deadline(slot.entry.deadline_ms)),
+        };
         metrics::histogram!(PLUGIN_DURATION, "plugin" => plugin.clone(), "hook" => hook)
             .record(started.elapsed().as_secs_f64());
         let result = if outcome.is_ok() { "ok" } else { "failed" };

@@ -30,7 +30,9 @@ pub const MAX_PLUGIN_MEMORY_MB: u64 = 256;
 /// for host functions).
 const ASYNC_STACK_BYTES: usize = 2 << 20;
 
-/// Plugin instances that may exist at once (pool slots).
+/// Plugin instances that may exist at once (pool slots); the registry lets at most
+/// `CONCURRENT_CALLS` (128) calls run at once, each within the per-call caps, so the
+/// pool's totals below are never exceeded.
 const POOL_INSTANCES: u32 = 512;
 
 /// Bytes at the start of each pooled memory and table that are reset in place

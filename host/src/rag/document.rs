@@ -454,21 +454,30 @@ fn heading_path<'a>(titles: impl Iterator<Item = &'a str>) -> String {
 const MAX_HTML_NESTING: usize = 512;
 
 /// Refuses HTML nested deeper than [`MAX_HTML_NESTING`], in one linear pass over the
-/// tags (an over-estimate: end tags the parser would imply are not inferred, except for
-/// void elements and the elements that close themselves, like `<p>` and `<li>`).
+/// tags. An over-estimate of what html5ever builds: end tags the parser would imply are
+/// not inferred, except for void elements and the elements that close a previous one of
+/// their kind wherever they are (`<p>`, `<li>`, table parts). `<div/>` opens a `<div>`
+/// in HTML, so a self-closing slash is not trusted. The content of raw-text elements
+/// (`<script>`, `<style>`, …) is skipped, as the parser does.
 fn check_html_nesting(src: &str) -> Result<(), String> {
-    const SELF_CLOSING: &[&str] = &[
+    const VOID: &[&str] = &[
         "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-        "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "rb", "rt",
-        "rp", "thead", "tbody", "tfoot", "colgroup", "caption",
+        "track", "wbr", "param", "keygen",
+    ];
+    const CLOSES_PREVIOUS: &[&str] = &[
+        "p", "li", "dt", "dd", "tr", "td", "th", "option", "thead", "tbody", "tfoot", "colgroup",
+        "caption",
+    ];
+    const RAW_TEXT: &[&str] = &[
+        "script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes",
     ];
     let bytes = src.as_bytes();
     let mut depth = 0usize;
     let mut i = 0;
-    while let Some(offset) = bytes[i..].iter().position(|&b| b == b'<') {
+    while let Some(offset) = position(&bytes[i..], b'<') {
         i += offset + 1;
         if bytes[i..].starts_with(b"!--") {
-            match src[i..].find("-->") {
+            match find(&bytes[i..], b"-->", false) {
                 Some(end) => i += end + 3,
                 None => break,
             }
@@ -483,29 +492,49 @@ fn check_html_nesting(src: &str) -> Result<(), String> {
         if end == start {
             continue;
         }
+        // Without a `>` left there is no complete tag left: stop (one pass, no rescans).
+        let Some(gt) = position(&bytes[end..], b'>').map(|n| end + n) else {
+            break;
+        };
         let name = src[start..end].to_ascii_lowercase();
-        if SELF_CLOSING.contains(&name.as_str()) {
+        let name = name.as_str();
+        i = gt + 1;
+        if VOID.contains(&name) || CLOSES_PREVIOUS.contains(&name) {
             continue;
         }
         if closing {
             depth = depth.saturating_sub(1);
-        } else {
-            let tag_end = bytes[end..]
-                .iter()
-                .position(|&b| b == b'>')
-                .map(|n| end + n);
-            if tag_end.is_some_and(|t| t > 0 && bytes[t - 1] == b'/') {
-                continue;
+            continue;
+        }
+        if RAW_TEXT.contains(&name) {
+            match find(&bytes[i..], format!("</{name}").as_bytes(), true) {
+                Some(n) => i += n,
+                None => break,
             }
-            depth += 1;
-            if depth > MAX_HTML_NESTING {
-                return Err(format!(
-                    "HTML nested deeper than {MAX_HTML_NESTING} elements (parsing it would take quadratic time)"
-                ));
-            }
+            continue;
+        }
+        depth += 1;
+        if depth > MAX_HTML_NESTING {
+            return Err(format!(
+                "HTML nested deeper than {MAX_HTML_NESTING} elements (parsing it would take quadratic time)"
+            ));
         }
     }
     Ok(())
+}
+
+fn position(haystack: &[u8], needle: u8) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
+fn find(haystack: &[u8], needle: &[u8], ignore_case: bool) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| {
+        if ignore_case {
+            w.eq_ignore_ascii_case(needle)
+        } else {
+            w == needle
+        }
+    })
 }
 
 /// Markdown: one section per heading, with the heading path as metadata.
@@ -759,19 +788,24 @@ mod tests {
         .unwrap_err();
         assert!(err.contains("nested deeper than"), "{err}");
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
-        // Real pages: many unclosed <li>/<p>, void elements, comments, self-closing tags.
+        // Real pages: many unclosed <li>/<p>, void elements, comments, inline scripts.
         let page = format!(
-            "<html><body><!-- <div><div> -->{}<ul>{}</ul><img src=x><br/><div/></body></html>",
+            "<html><body><!-- <div><div> -->{}<ul>{}</ul><img src=x><br/>\
+             <script>{}</script></body></html>",
             "<div>".repeat(100) + &"</div>".repeat(100),
-            "<li>item<p>para".repeat(5_000)
+            "<li>item<p>para".repeat(5_000),
+            "if (i<n && a<b) {}".repeat(1_000)
         );
-        assert!(parse(
-            page.into_bytes(),
-            "html",
-            "ok.html".into(),
-            &Limits::default()
-        )
-        .is_ok());
+        let limits = Limits::default();
+        assert!(parse(page.into_bytes(), "html", "ok.html".into(), &limits).is_ok());
+        // `<div/>` opens a div in HTML; a file of them nests.
+        let slashes = format!("<html><body>{}x</body></html>", "<div/>".repeat(2_000));
+        assert!(parse(slashes.into_bytes(), "html", "s.html".into(), &limits).is_err());
+        // No `>` anywhere: one pass, not one scan per `<`.
+        let started = std::time::Instant::now();
+        let open = "<a</a".repeat(200_000);
+        let _ = parse(open.into_bytes(), "html", "o.html".into(), &limits);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]
