@@ -77,6 +77,32 @@ fn make_chunk(doc: &Document, section_no: usize, s: &Section, start: usize, end:
     }
 }
 
+/// Splits `chunk` into chunks of at most `size` characters (whole sentences where
+/// possible, no overlap): for a chunk longer than the embedding model reads.
+pub fn split(chunk: &Chunk, size: usize) -> Vec<Chunk> {
+    chunk_spans(&chunk.text, ChunkParams { size, overlap: 0 })
+        .into_iter()
+        .map(|(start, end)| {
+            let text = chunk.text[start..end].trim().to_string();
+            let hash = hex::encode(Sha256::digest(
+                embedding_text(&chunk.heading, &text).as_bytes(),
+            ));
+            let id_src = format!("{}\u{0}{start}\u{0}{hash}", chunk.id);
+            Chunk {
+                id: hex::encode(&Sha256::digest(id_src.as_bytes())[..8]),
+                text,
+                source: chunk.source.clone(),
+                heading: chunk.heading.clone(),
+                page: chunk.page,
+                start: chunk.start + start,
+                end: chunk.start + end,
+                hash,
+            }
+        })
+        .filter(|c| !c.text.is_empty())
+        .collect()
+}
+
 /// Byte spans `(start, end)` of the chunks of `text`.
 pub fn chunk_spans(text: &str, params: ChunkParams) -> Vec<(usize, usize)> {
     let pieces = pieces(text, params.size);

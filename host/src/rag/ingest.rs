@@ -114,6 +114,7 @@ pub async fn build(
     for s in &skipped {
         tracing::warn!(path = %s.path, reason = %s.reason, "skipped file");
     }
+    let chunks = fit_to_model(chunks, embedder, params);
 
     let model = embedder.model_id();
     let dims = embedder.dimensions();
@@ -195,6 +196,42 @@ pub async fn build(
     Ok((index, report))
 }
 
+/// Chunks are sized in characters; a chunk whose text (with its heading) has more
+/// tokens than the embedding model reads would be silently cut, so it is split
+/// (halving the size until every piece fits).
+fn fit_to_model(chunks: Vec<Chunk>, embedder: &dyn Embedder, params: ChunkParams) -> Vec<Chunk> {
+    let Some(limit) = embedder.token_limit() else {
+        return chunks;
+    };
+    let (mut out, mut split) = (Vec::with_capacity(chunks.len()), 0);
+    let mut todo: Vec<(Chunk, usize)> =
+        chunks.into_iter().rev().map(|c| (c, params.size)).collect();
+    while let Some((chunk, size)) = todo.pop() {
+        let fits = embedder
+            .count_tokens(&chunk.embedding_text())
+            .is_none_or(|n| n <= limit);
+        let parts = if fits || size < 64 {
+            Vec::new()
+        } else {
+            super::chunk::split(&chunk, size / 2)
+        };
+        if parts.len() < 2 {
+            out.push(chunk);
+            continue;
+        }
+        split += 1;
+        todo.extend(parts.into_iter().rev().map(|p| (p, size / 2)));
+    }
+    if split > 0 {
+        tracing::info!(
+            split,
+            token_limit = limit,
+            "chunks split to fit the embedding model"
+        );
+    }
+    out
+}
+
 /// Loads and chunks every file under `data_dir` (sorted, hidden files ignored), one
 /// file in memory at a time.
 fn read_all(
@@ -256,4 +293,68 @@ fn progress_bar(wanted: bool, len: usize) -> Option<indicatif::ProgressBar> {
         );
         bar
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rag::document::{Document, Section};
+    use crate::upstream::UpstreamError;
+
+    /// Reads at most 20 "tokens" (words, plus one for the heading line).
+    struct ShortModel;
+
+    #[async_trait::async_trait]
+    impl Embedder for ShortModel {
+        fn model_id(&self) -> String {
+            "short".into()
+        }
+        fn dimensions(&self) -> usize {
+            1
+        }
+        fn provider(&self) -> crate::config::EmbeddingsProvider {
+            crate::config::EmbeddingsProvider::Local
+        }
+        fn token_limit(&self) -> Option<usize> {
+            Some(20)
+        }
+        fn count_tokens(&self, text: &str) -> Option<usize> {
+            Some(text.split_whitespace().count())
+        }
+        async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, UpstreamError> {
+            Ok(texts.iter().map(|_| vec![1.0]).collect())
+        }
+    }
+
+    #[test]
+    fn chunks_longer_than_the_model_reads_are_split_until_they_fit() {
+        let sentence = "The kettle whistles at seven every single morning without fail. ";
+        let doc = Document {
+            source: "k.md".into(),
+            sections: vec![Section {
+                heading: "Kettle".into(),
+                page: None,
+                text: sentence.repeat(12),
+            }],
+        };
+        let params = ChunkParams {
+            size: 800,
+            overlap: 0,
+        };
+        let chunks = chunk_document(&doc, params);
+        assert!(ShortModel.count_tokens(&chunks[0].embedding_text()) > Some(20));
+        let fitted = fit_to_model(chunks, &ShortModel, params);
+        assert!(fitted.len() > 1);
+        for c in &fitted {
+            let n = ShortModel.count_tokens(&c.embedding_text()).unwrap();
+            assert!(n <= 20, "{n} tokens: {}", c.text);
+        }
+        // Nothing lost: every sentence is still there, in order.
+        let joined = fitted
+            .iter()
+            .map(|c| c.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(joined.matches("kettle whistles").count(), 12);
+    }
 }
