@@ -5,51 +5,15 @@ use super::{Decision, Policy};
 use crate::redis_store::RedisStore;
 use std::sync::LazyLock;
 
-/// KEYS[1] = bucket; ARGV = period in µs, burst. Returns
-/// {allowed, remaining, retry_after_µs, reset_µs}.
-static GCRA: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
-        r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local period = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local tau = period * burst
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + period
-if new_tat - now > tau then
-  return {0, 0, new_tat - now - tau, tat - now}
-end
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000))
-return {1, math.floor((tau - (new_tat - now)) / period), 0, new_tat - now}
-"#,
-    )
-});
-
-/// One decision through Redis.
+/// One decision through Redis (the request is counted when allowed).
 pub async fn check(store: &RedisStore, policy: &Policy, key: &str) -> Result<Decision, String> {
-    let bucket = format!(
-        "{}rl:{}:{}:{}:{}",
-        store.prefix, policy.name, policy.requests, policy.window_secs, key
-    );
-    let period_us = policy.period().as_micros().max(1) as u64;
-    let burst = policy.burst;
-    let out: Vec<i64> = store
-        .run(|mut c| async move {
-            GCRA.key(bucket)
-                .arg(period_us)
-                .arg(burst)
-                .invoke_async(&mut c)
-                .await
-        })
-        .await?;
-    decision(&out, burst)
+    run(store, "rl", policy, key, true).await
 }
 
-/// The same GCRA, but `ARGV[3]` = 1 records the event and 0 only asks whether it would
-/// be allowed. Returns {allowed, remaining, retry_after_µs, reset_µs}.
-static EVENT: LazyLock<redis::Script> = LazyLock::new(|| {
+/// GCRA in one script: KEYS[1] = bucket; ARGV = period in µs, burst, and 1 to record
+/// the event when allowed or 0 only to ask whether it would be. Returns
+/// {allowed, remaining, retry_after_µs, reset_µs}.
+static GCRA: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r#"
 local t = redis.call('TIME')
@@ -79,16 +43,26 @@ pub async fn event(
     key: &str,
     commit: bool,
 ) -> Result<Decision, String> {
+    run(store, "ev", policy, key, commit).await
+}
+
+/// Runs the script on the bucket `<prefix><family>:<policy>:<key>`.
+async fn run(
+    store: &RedisStore,
+    family: &str,
+    policy: &Policy,
+    key: &str,
+    commit: bool,
+) -> Result<Decision, String> {
     let bucket = format!(
-        "{}ev:{}:{}:{}:{}",
+        "{}{family}:{}:{}:{}:{}",
         store.prefix, policy.name, policy.requests, policy.window_secs, key
     );
     let period_us = policy.period().as_micros().max(1) as u64;
     let burst = policy.burst;
     let out: Vec<i64> = store
         .run(|mut c| async move {
-            EVENT
-                .key(bucket)
+            GCRA.key(bucket)
                 .arg(period_us)
                 .arg(burst)
                 .arg(if commit { "1" } else { "0" })
