@@ -34,6 +34,8 @@ async fn main() {
         response: "An answer of typical length. ".repeat(20),
         passages: Vec::new(),
         model: "extractive".into(),
+        usage: None,
+        finish_reason: None,
     });
 
     let limiter = RateLimiter::new(&RateLimitConfig::default(), None);

@@ -6,7 +6,7 @@
 use autbot::config::Config;
 use autbot::embeddings::LocalEmbedder;
 use autbot::llm::Extractive;
-use autbot::plugins::{HostServices, PluginHost};
+use autbot::plugins::{HostServices, PluginHost, RequestContext};
 use autbot::rag::live::LiveIndex;
 use autbot::rag::retrieve::Passage;
 use std::sync::Arc;
@@ -73,13 +73,22 @@ async fn main() {
     for _ in 0..N {
         let t0 = Instant::now();
         let q = host
-            .preprocess("How are plugins sandboxed?".into(), "bench")
+            .preprocess(
+                "How are plugins sandboxed?".into(),
+                &RequestContext::new("bench"),
+            )
             .await
             .unwrap();
         let t1 = Instant::now();
-        let ranked = host.rank(&q, "bench", passages.clone()).await.unwrap();
+        let ranked = host
+            .rank(&q, &RequestContext::new("bench"), passages.clone())
+            .await
+            .unwrap();
         let t2 = Instant::now();
-        let _ = host.build_prompt(&q, "bench", &ranked).await.unwrap();
+        let _ = host
+            .build_prompt(&q, &RequestContext::new("bench"), &ranked)
+            .await
+            .unwrap();
         let t3 = Instant::now();
         pre.push(t1 - t0);
         rank.push(t2 - t1);
@@ -108,7 +117,10 @@ deadline_ms = 50"#,
     for _ in 0..N {
         let t0 = Instant::now();
         let _ = floor
-            .preprocess("How are plugins sandboxed?".into(), "bench")
+            .preprocess(
+                "How are plugins sandboxed?".into(),
+                &RequestContext::new("bench"),
+            )
             .await
             .unwrap();
         trivial.push(t0.elapsed());

@@ -63,6 +63,16 @@ impl Lifecycle {
     }
 }
 
+/// `/v1/*`, when `openai_api.enabled`.
+fn openai_routes(config: &Config) -> Router<AppState> {
+    if !config.openai_api.enabled {
+        return Router::new();
+    }
+    Router::new()
+        .route("/v1/chat/completions", post(api::openai::chat_completions))
+        .route("/v1/models", get(api::openai::models::list))
+}
+
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
@@ -116,6 +126,7 @@ pub fn router(state: AppState) -> Router {
             post(api::query_stream::query_stream).get(api::query_stream::query_stream_get),
         )
         .route("/api/version", get(api::version::version))
+        .merge(openai_routes(&config))
         .route("/health", get(api::health::health))
         .route("/ready", get(api::health::ready))
         .route("/openapi.json", get(api::openapi::openapi))

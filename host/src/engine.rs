@@ -6,11 +6,11 @@ use crate::cache::{CacheStatus, ResponseCache, SingleFlight};
 use crate::config::Config;
 use crate::embeddings::Embedder;
 use crate::error::Error;
-use crate::llm::{AnswerRequest, Llm, TextStream};
+use crate::llm::{AnswerRequest, ChatMessage, GenerationOptions, Llm, TextStream, TokenUsage};
 use crate::observability::metrics::{
     CACHE, INDEX_BUILD_DURATION, INDEX_BUILD_TIME, INDEX_CHUNKS, INDEX_DOCUMENTS, STAGE_DURATION,
 };
-use crate::plugins::PluginHost;
+use crate::plugins::{PluginHost, RequestContext};
 use crate::rag::chunk::ChunkParams;
 use crate::rag::index::SearchParams;
 use crate::rag::ingest::{self, IngestPaths, IngestReport};
@@ -28,6 +28,52 @@ pub struct Outcome {
     pub response: String,
     pub passages: Vec<Passage>,
     pub model: String,
+    /// Token counts, when the model gave them.
+    #[serde(default)]
+    pub usage: Option<TokenUsage>,
+    /// Why the model stopped (`stop`, `length`, ...).
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+/// One question to answer and what the client asked around it.
+#[derive(Debug, Clone, Default)]
+pub struct Ask {
+    /// The validated question.
+    pub question: String,
+    pub request_id: String,
+    /// The conversation before the question (oldest first), for plugins with the
+    /// `conversation` capability.
+    pub history: Vec<ChatMessage>,
+    /// Sampling parameters for the model.
+    pub options: GenerationOptions,
+    /// Passages given to the model, instead of `index.top_k`.
+    pub top_k: Option<usize>,
+}
+
+impl Ask {
+    /// A single question with the configured defaults.
+    pub fn new(question: &str, request_id: &str) -> Self {
+        Self {
+            question: question.to_string(),
+            request_id: request_id.to_string(),
+            ..Self::default()
+        }
+    }
+
+    /// What besides the question decides the answer, for the cache key ("" when
+    /// nothing does, so single questions share entries with `/api/query`).
+    fn variant(&self) -> String {
+        if self.history.is_empty() && self.options.is_default() && self.top_k.is_none() {
+            return String::new();
+        }
+        serde_json::json!({
+            "history": self.history,
+            "options": self.options,
+            "top_k": self.top_k,
+        })
+        .to_string()
+    }
 }
 
 /// An answer being written: its passages now, its text as it comes.
@@ -103,18 +149,18 @@ impl Engine {
     /// coalescing concurrent identical questions into one computation.
     pub async fn answer(
         &self,
-        question: &str,
-        request_id: &str,
+        ask: &Ask,
         bypass_cache: bool,
     ) -> Result<(Arc<Outcome>, CacheStatus), Error> {
-        let (index, query) = self.preprocess(question, request_id).await?;
+        let ctx = RequestContext::new(&ask.request_id).with_history(ask.history.clone());
+        let (index, query) = self.preprocess(&ask.question, &ctx).await?;
         if bypass_cache || !self.cache.enabled() {
             metrics::counter!(CACHE, "result" => "bypass").increment(1);
-            let outcome = self.compute(&index, &query, request_id).await?;
+            let outcome = self.compute(&index, &query, ask, &ctx).await?;
             return Ok((Arc::new(outcome), CacheStatus::Bypass));
         }
         let key = ResponseCache::key(
-            &query,
+            &format!("{query}\0{}", ask.variant()),
             &index.manifest.version,
             &self.llm.model(),
             &self.plugins.versions(),
@@ -127,7 +173,7 @@ impl Engine {
         let (result, _led) = self
             .flights
             .run(&key, || async {
-                let outcome = Arc::new(self.compute(&index, &query, request_id).await?);
+                let outcome = Arc::new(self.compute(&index, &query, ask, &ctx).await?);
                 self.cache.put(&key, outcome.clone()).await;
                 Ok(outcome)
             })
@@ -140,14 +186,11 @@ impl Engine {
     /// (its response headers) are errors with their status, as for [`Engine::answer`];
     /// later ones are the stream's last item. The `llm_stream_start` stage measures
     /// the time to the model's response headers.
-    pub async fn answer_stream(
-        &self,
-        question: &str,
-        request_id: &str,
-    ) -> Result<StreamedOutcome, Error> {
-        let (index, query) = self.preprocess(question, request_id).await?;
+    pub async fn answer_stream(&self, ask: &Ask) -> Result<StreamedOutcome, Error> {
+        let ctx = RequestContext::new(&ask.request_id).with_history(ask.history.clone());
+        let (index, query) = self.preprocess(&ask.question, &ctx).await?;
         metrics::counter!(CACHE, "result" => "bypass").increment(1);
-        let (passages, messages) = self.prompt(&index, &query, request_id).await?;
+        let (passages, messages) = self.prompt(&index, &query, ask, &ctx).await?;
         let started = Instant::now();
         let pieces = self
             .llm
@@ -156,6 +199,7 @@ impl Engine {
                 passages: &passages,
                 messages: &messages,
                 corpus: Some(index.lexicon()),
+                options: &ask.options,
             })
             .instrument(tracing::info_span!("llm"))
             .await;
@@ -172,14 +216,14 @@ impl Engine {
     async fn preprocess(
         &self,
         question: &str,
-        request_id: &str,
+        ctx: &RequestContext,
     ) -> Result<(Arc<crate::rag::index::Index>, String), Error> {
         let index = self.index.get().ok_or_else(|| {
             Error::NotReady("the document index is still being built; retry shortly".into())
         })?;
         let query = self
             .plugins
-            .preprocess(question.to_string(), request_id)
+            .preprocess(question.to_string(), ctx)
             .instrument(tracing::info_span!("preprocess"))
             .await?;
         Ok((index, query))
@@ -190,9 +234,10 @@ impl Engine {
         &self,
         index: &crate::rag::index::Index,
         query: &str,
-        request_id: &str,
+        ask: &Ask,
+        ctx: &RequestContext,
     ) -> Result<Outcome, Error> {
-        let (passages, messages) = self.prompt(index, query, request_id).await?;
+        let (passages, messages) = self.prompt(index, query, ask, ctx).await?;
         let started = Instant::now();
         let answer = self
             .llm
@@ -201,6 +246,7 @@ impl Engine {
                 passages: &passages,
                 messages: &messages,
                 corpus: Some(index.lexicon()),
+                options: &ask.options,
             })
             .instrument(tracing::info_span!("llm"))
             .await;
@@ -211,6 +257,8 @@ impl Engine {
             response: answer.text,
             passages,
             model: answer.model,
+            usage: answer.usage,
+            finish_reason: answer.finish_reason,
         })
     }
 
@@ -219,10 +267,15 @@ impl Engine {
         &self,
         index: &crate::rag::index::Index,
         query: &str,
-        request_id: &str,
+        ask: &Ask,
+        ctx: &RequestContext,
     ) -> Result<(Vec<Passage>, Vec<crate::llm::ChatMessage>), Error> {
         let started = Instant::now();
-        let candidates = retrieve(index, self.embedder.as_ref(), query, &self.params)
+        let params = SearchParams {
+            top_k: ask.top_k.unwrap_or(self.params.top_k),
+            ..self.params
+        };
+        let candidates = retrieve(index, self.embedder.as_ref(), query, &params)
             .instrument(tracing::info_span!("retrieval"))
             .await
             .map_err(|e| Error::Upstream(format!("embedding the question failed: {e}")))?;
@@ -230,13 +283,13 @@ impl Engine {
             .record(started.elapsed().as_secs_f64());
         let mut passages = self
             .plugins
-            .rank(query, request_id, candidates)
+            .rank(query, ctx, candidates)
             .instrument(tracing::info_span!("rank"))
             .await?;
-        passages.truncate(self.params.top_k);
+        passages.truncate(params.top_k);
         let messages = self
             .plugins
-            .build_prompt(query, request_id, &passages)
+            .build_prompt(query, ctx, &passages)
             .instrument(tracing::info_span!("prompt"))
             .await?;
         Ok((passages, messages))

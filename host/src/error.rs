@@ -11,8 +11,19 @@ pub enum Error {
     /// The request is malformed (bad JSON, bad field). 400.
     #[error("{message}")]
     BadRequest { code: &'static str, message: String },
+    /// A request parameter is missing, malformed or asks for what the server cannot
+    /// do. 400, naming the parameter (OpenAI-compatible routes report it as `param`).
+    #[error("{message}")]
+    InvalidParameter {
+        code: &'static str,
+        param: String,
+        message: String,
+    },
+    /// The `model` asked for is not served. 404 (as OpenAI answers).
+    #[error("the model `{0}` does not exist; GET /v1/models lists the models served")]
+    UnknownModel(String),
     /// No API key was sent to a route that needs one. 401.
-    #[error("this route needs an API key in the `{header}` header")]
+    #[error("this route needs an API key in `{header}`")]
     MissingApiKey { header: String },
     /// The API key is not one of the configured keys. 403.
     #[error("the API key is not valid for this route")]
@@ -32,6 +43,12 @@ pub enum Error {
     /// The request is well-formed but its content is refused. 422.
     #[error("{message}")]
     Unprocessable { code: String, message: String },
+    /// The request body did not arrive within `server.body_read_timeout_secs`. 408.
+    #[error("the request body was not complete within {secs} s")]
+    BodyTimeout { secs: f64 },
+    /// This client has `server.max_concurrent_per_client` requests in flight. 429.
+    #[error("too many requests in progress from this client (at most {max}); retry when one has finished")]
+    TooManyConcurrent { max: usize },
     /// Too many requests from this client. 429.
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
@@ -81,7 +98,8 @@ impl Error {
     /// The HTTP status of this failure.
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Error::BadRequest { .. } | Error::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
+            Error::UnknownModel(_) => StatusCode::NOT_FOUND,
             Error::MissingApiKey { .. } => StatusCode::UNAUTHORIZED,
             Error::InvalidApiKey => StatusCode::FORBIDDEN,
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
@@ -89,7 +107,10 @@ impl Error {
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Error::RateLimited { .. } | Error::TooManyConcurrent { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Error::Upstream(_) => StatusCode::BAD_GATEWAY,
             Error::UpstreamUnavailable { .. } | Error::NotReady(_) | Error::Overloaded => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -102,7 +123,8 @@ impl Error {
     /// The stable machine-readable code.
     pub fn code(&self) -> String {
         match self {
-            Error::BadRequest { code, .. } => code,
+            Error::BadRequest { code, .. } | Error::InvalidParameter { code, .. } => code,
+            Error::UnknownModel(_) => "model_not_found",
             Error::MissingApiKey { .. } => "missing_api_key",
             Error::InvalidApiKey => "invalid_api_key",
             Error::NotFound { .. } => "not_found",
@@ -110,6 +132,8 @@ impl Error {
             Error::PayloadTooLarge => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::Unprocessable { code, .. } => code,
+            Error::BodyTimeout { .. } => "body_timeout",
+            Error::TooManyConcurrent { .. } => "too_many_concurrent_requests",
             Error::RateLimited { .. } => "rate_limited",
             Error::Upstream(_) => "upstream_error",
             Error::UpstreamUnavailable { .. } => "upstream_unavailable",
@@ -122,11 +146,20 @@ impl Error {
         .to_string()
     }
 
+    /// The request parameter at fault, when one is.
+    pub fn param(&self) -> Option<String> {
+        match self {
+            Error::InvalidParameter { param, .. } => Some(param.clone()),
+            Error::UnknownModel(_) => Some("model".into()),
+            _ => None,
+        }
+    }
+
     fn retry_after(&self) -> Option<u64> {
         match self {
             Error::UpstreamUnavailable { retry_after_secs }
             | Error::RateLimited { retry_after_secs } => Some(*retry_after_secs),
-            Error::Overloaded | Error::NotReady(_) => Some(1),
+            Error::Overloaded | Error::NotReady(_) | Error::TooManyConcurrent { .. } => Some(1),
             _ => None,
         }
     }
@@ -150,6 +183,8 @@ pub struct ErrorBody {
 pub struct PendingError {
     pub message: String,
     pub code: String,
+    /// The request parameter at fault, if any.
+    pub param: Option<String>,
 }
 
 impl IntoResponse for Error {
@@ -169,6 +204,7 @@ impl IntoResponse for Error {
         response.extensions_mut().insert(PendingError {
             message: self.to_string(),
             code: self.code(),
+            param: self.param(),
         });
         response
     }

@@ -263,7 +263,8 @@ pub async fn run(mut config: Config, options: &Options) -> Result<Report, String
     for (n, q) in questions.iter().enumerate() {
         let request_id = format!("eval-{}", n + 1);
         let started = Instant::now();
-        let outcome = engine.answer(&q.question, &request_id, true).await;
+        let ask = crate::engine::Ask::new(&q.question, &request_id);
+        let outcome = engine.answer(&ask, true).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let expected = q.source.paths();
         let (retrieved, response, error) = match outcome {

@@ -1,7 +1,7 @@
 //! # autbot-sdk — write AutBot plugins in Rust
 //!
 //! An AutBot plugin is a WebAssembly component (built for `wasm32-wasip2`)
-//! that implements exactly one pipeline hook of the `autbot:plugin@0.1.0`
+//! that implements exactly one pipeline hook of the `autbot:plugin@0.2.0`
 //! contract (`wit/autbot.wit` in the AutBot repository):
 //!
 //! | hook | module | trait method | export macro |
@@ -27,7 +27,7 @@
 //! ## Capabilities
 //!
 //! The host capabilities are wrapped by the modules [`log`], [`config`],
-//! [`search`], [`embed`] and [`llm`]. A component only imports the
+//! [`search`], [`embed`], [`llm`] and [`conversation`]. A component only imports the
 //! capability interfaces that the plugin's code actually calls (unused
 //! imports are dropped when the component is linked), and the host refuses
 //! a component importing a capability that its `[[plugins.chain]]` entry
@@ -81,12 +81,13 @@ pub mod ranker {
         path: "../wit",
         runtime_path: "autbot_sdk::__wit_bindgen::rt",
         with: {
-            "autbot:plugin/types@0.1.0": crate::preprocessor::autbot::plugin::types,
-            "autbot:plugin/log@0.1.0": crate::preprocessor::autbot::plugin::log,
-            "autbot:plugin/config@0.1.0": crate::preprocessor::autbot::plugin::config,
-            "autbot:plugin/search@0.1.0": crate::preprocessor::autbot::plugin::search,
-            "autbot:plugin/embed@0.1.0": crate::preprocessor::autbot::plugin::embed,
-            "autbot:plugin/llm@0.1.0": crate::preprocessor::autbot::plugin::llm,
+            "autbot:plugin/types@0.2.0": crate::preprocessor::autbot::plugin::types,
+            "autbot:plugin/log@0.2.0": crate::preprocessor::autbot::plugin::log,
+            "autbot:plugin/config@0.2.0": crate::preprocessor::autbot::plugin::config,
+            "autbot:plugin/search@0.2.0": crate::preprocessor::autbot::plugin::search,
+            "autbot:plugin/embed@0.2.0": crate::preprocessor::autbot::plugin::embed,
+            "autbot:plugin/llm@0.2.0": crate::preprocessor::autbot::plugin::llm,
+            "autbot:plugin/conversation@0.2.0": crate::preprocessor::autbot::plugin::conversation,
         },
         pub_export_macro: true,
         export_macro_name: "export_ranker",
@@ -107,12 +108,13 @@ pub mod prompt_builder {
         path: "../wit",
         runtime_path: "autbot_sdk::__wit_bindgen::rt",
         with: {
-            "autbot:plugin/types@0.1.0": crate::preprocessor::autbot::plugin::types,
-            "autbot:plugin/log@0.1.0": crate::preprocessor::autbot::plugin::log,
-            "autbot:plugin/config@0.1.0": crate::preprocessor::autbot::plugin::config,
-            "autbot:plugin/search@0.1.0": crate::preprocessor::autbot::plugin::search,
-            "autbot:plugin/embed@0.1.0": crate::preprocessor::autbot::plugin::embed,
-            "autbot:plugin/llm@0.1.0": crate::preprocessor::autbot::plugin::llm,
+            "autbot:plugin/types@0.2.0": crate::preprocessor::autbot::plugin::types,
+            "autbot:plugin/log@0.2.0": crate::preprocessor::autbot::plugin::log,
+            "autbot:plugin/config@0.2.0": crate::preprocessor::autbot::plugin::config,
+            "autbot:plugin/search@0.2.0": crate::preprocessor::autbot::plugin::search,
+            "autbot:plugin/embed@0.2.0": crate::preprocessor::autbot::plugin::embed,
+            "autbot:plugin/llm@0.2.0": crate::preprocessor::autbot::plugin::llm,
+            "autbot:plugin/conversation@0.2.0": crate::preprocessor::autbot::plugin::conversation,
         },
         pub_export_macro: true,
         export_macro_name: "export_prompt_builder",
@@ -187,6 +189,19 @@ impl Ranked {
             id: id.into(),
             score,
         }
+    }
+}
+
+/// Capability `conversation` (contract 0.2.0): the earlier turns of a chat
+/// (`POST /v1/chat/completions`). Needs `conversation` granted.
+pub mod conversation {
+    use crate::preprocessor::autbot::plugin::conversation as raw;
+    use crate::Message;
+
+    /// The messages before the current question, oldest first; empty for a
+    /// single question (`/api/query`).
+    pub fn history() -> Vec<Message> {
+        raw::history()
     }
 }
 

@@ -14,6 +14,8 @@ mod lifecycle;
 mod neural;
 mod observability;
 mod openai;
+mod openai_api;
+mod openai_sdks;
 mod plugins;
 mod quality;
 mod rate_limit;

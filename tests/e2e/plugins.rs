@@ -30,7 +30,7 @@ fn default_builder() -> String {
         "prompt-builder",
         "prompt-builder",
         "plugins/dist/prompt-builder.wasm",
-        "[\"config\"]",
+        "[\"config\", \"conversation\"]",
         "",
     )
 }
@@ -149,7 +149,7 @@ fn ungranted_capabilities_and_pin_mismatches_are_refused_at_load() {
         "pinned",
         "prompt-builder",
         "plugins/dist/prompt-builder.wasm",
-        "[\"config\"]",
+        "[\"config\", \"conversation\"]",
         &format!("sha256 = \"{}\"", "0".repeat(64)),
     );
     refused(pinned, "sha256 pin mismatch");
@@ -168,7 +168,7 @@ fn ungranted_capabilities_and_pin_mismatches_are_refused_at_load() {
         "pinned",
         "prompt-builder",
         "plugins/dist/prompt-builder.wasm",
-        "[\"config\"]",
+        "[\"config\", \"conversation\"]",
         &format!("sha256 = \"{pin}\""),
     );
     let (status, out, err) = ServerBuilder::new().config(&ok).run(&["check-config"]);

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod health;
 pub mod metrics;
+pub mod openai;
 pub mod openapi;
 pub mod query;
 pub mod query_stream;

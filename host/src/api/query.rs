@@ -80,7 +80,8 @@ pub async fn query(
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains("no-cache") || v.contains("no-store"));
-    let (outcome, cache) = state.engine.answer(&question, &request_id, bypass).await?;
+    let ask = crate::engine::Ask::new(&question, &request_id);
+    let (outcome, cache) = state.engine.answer(&ask, bypass).await?;
     let outcome = Arc::unwrap_or_clone(outcome);
     let body = QueryResponse {
         response: outcome.response,

@@ -5,6 +5,7 @@
 use super::query::{clean_query, sources, QueryRequest, SourceRef};
 use crate::app::AppState;
 use crate::error::{Error, ErrorBody};
+use crate::llm::Piece;
 use crate::pipeline::json_body::JsonBody;
 use crate::pipeline::request_id::RequestId;
 use axum::extract::rejection::QueryRejection;
@@ -100,7 +101,8 @@ pub async fn query_stream_get(
 async fn stream_answer(state: &AppState, request_id: String, raw: &str) -> Result<Response, Error> {
     let question = clean_query(raw, state.config.server.max_query_chars)?;
     tracing::debug!(query = %question.chars().take(100).collect::<String>(), "query (stream)");
-    let outcome = state.engine.answer_stream(&question, &request_id).await?;
+    let ask = crate::engine::Ask::new(&question, &request_id);
+    let outcome = state.engine.answer_stream(&ask).await?;
     let context = ContextEvent {
         sources: sources(&outcome.passages),
         context: outcome.passages.into_iter().map(|p| p.text).collect(),
@@ -112,7 +114,16 @@ async fn stream_answer(state: &AppState, request_id: String, raw: &str) -> Resul
         let request_id = request_id.clone();
         async move {
             let (mut pieces, mut whole) = state?;
-            match pieces.next().await {
+            let next = loop {
+                match pieces.next().await {
+                    Some(Ok(Piece::Text(text))) => break Some(Ok(text)),
+                    // This endpoint has no place for the end reason and counts.
+                    Some(Ok(Piece::Finish(_) | Piece::Usage(_))) => continue,
+                    Some(Err(e)) => break Some(Err(e)),
+                    None => break None,
+                }
+            };
+            match next {
                 Some(Ok(text)) => {
                     whole.push_str(&text);
                     Some((event("delta", &DeltaEvent { text }), Some((pieces, whole))))

@@ -28,6 +28,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub redis: RedisConfig,
     pub observability: ObservabilityConfig,
+    pub openai_api: OpenAiApiConfig,
 }
 
 /// `[server]`: the listening socket and per-request limits.
@@ -61,6 +62,12 @@ pub struct ServerConfig {
     /// Requests in flight at once from one client (IP, or IPv6 prefix); beyond this,
     /// 429 `too_many_concurrent_requests`.
     pub max_concurrent_per_client: usize,
+    /// Serve the built-in chat page at `/`.
+    pub chat_page: bool,
+    /// The chat page's title (plain text).
+    pub chat_title: String,
+    /// The line of text under the title (plain text).
+    pub chat_intro: String,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +85,9 @@ impl Default for ServerConfig {
             max_connections: 1024,
             max_connections_per_ip: 64,
             max_concurrent_per_client: 64,
+            chat_page: true,
+            chat_title: "AutBot".into(),
+            chat_intro: "Ask a question about the indexed documents.".into(),
         }
     }
 }
@@ -695,6 +705,51 @@ impl Default for ObservabilityConfig {
             metrics_addr: None,
             sentry_queue_size: 100,
             llm_prices: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// `[openai_api]`: the OpenAI-compatible endpoints (`/v1/chat/completions`, `/v1/models`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpenAiApiConfig {
+    /// Serve `/v1/*`.
+    pub enabled: bool,
+    /// The model names clients may ask for, each a pipeline configuration.
+    pub models: Vec<PublicModel>,
+    /// Earlier messages of a conversation passed on (the oldest are dropped beyond it).
+    pub max_history_messages: usize,
+}
+
+impl Default for OpenAiApiConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            models: vec![PublicModel::default()],
+            max_history_messages: 20,
+        }
+    }
+}
+
+/// One `[[openai_api.models]]` entry: a name clients use as `model`, and how the
+/// pipeline answers under it.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PublicModel {
+    /// The `model` value clients send (and `/v1/models` lists).
+    pub name: String,
+    /// Passages given to the model; `index.top_k` when unset.
+    pub top_k: Option<usize>,
+    /// Append the sources to the answer text as a markdown list.
+    pub citations: bool,
+}
+
+impl Default for PublicModel {
+    fn default() -> Self {
+        Self {
+            name: "autbot".into(),
+            top_k: None,
+            citations: false,
         }
     }
 }

@@ -20,7 +20,7 @@
 //!   from the passages), the answer says that nothing was found instead of quoting
 //!   noise.
 
-use super::{Answer, AnswerRequest, ChatMessage, Llm};
+use super::{Answer, AnswerRequest, ChatMessage, Llm, TokenUsage};
 use crate::rag::bm25::Bm25;
 use crate::rag::retrieve::{superseded_sources, Passage};
 use crate::rag::text::{analyze, tokens};
@@ -580,9 +580,23 @@ impl Llm for Extractive {
     }
 
     async fn answer(&self, request: &AnswerRequest<'_>) -> Result<Answer, UpstreamError> {
+        let mut text = Self::compose(request.question, request.passages, request.corpus);
+        let mut finish = "stop";
+        // `max_tokens` counts words here, as `usage` does.
+        if let Some(max) = request.options.max_tokens {
+            let cut = (text.split_whitespace().nth(max as usize))
+                .map(|w| w.as_ptr() as usize - text.as_ptr() as usize);
+            if let Some(cut) = cut {
+                text.truncate(cut);
+                text.truncate(text.trim_end().len());
+                finish = "length";
+            }
+        }
         Ok(Answer {
-            text: Self::compose(request.question, request.passages, request.corpus),
+            usage: Some(TokenUsage::words(request.messages, &text)),
+            text,
             model: self.model(),
+            finish_reason: Some(finish.into()),
         })
     }
 

@@ -1,6 +1,7 @@
 //! Language-model providers behind one trait: `extractive` (embedded default, no
 //! network) and `openai` (any OpenAI-compatible `/v1/chat/completions`).
 
+mod accounting;
 pub mod budget;
 mod circuit_breaker;
 mod extractive;
@@ -19,8 +20,73 @@ use serde::{Deserialize, Serialize};
 use std::pin::Pin;
 use std::sync::Arc;
 
-/// An answer as it is written: its text pieces, in order.
-pub type TextStream = Pin<Box<dyn Stream<Item = Result<String, UpstreamError>> + Send>>;
+/// An answer as it is written: its text pieces in order, then (when the provider
+/// says) why it ended and what it cost.
+pub type TextStream = Pin<Box<dyn Stream<Item = Result<Piece, UpstreamError>> + Send>>;
+
+/// One item of a streamed answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    /// The next text of the answer.
+    Text(String),
+    /// Why the model stopped (`stop`, `length`, `content_filter`), as it said.
+    Finish(String),
+    /// The answer's token counts.
+    Usage(TokenUsage),
+}
+
+/// Token counts of one answer: the upstream's own figures, or for the extractive
+/// answerer (which has no tokenizer) words, counted by [`TokenUsage::words`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenUsage {
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    #[serde(default)]
+    pub completion_tokens: u64,
+}
+
+impl TokenUsage {
+    /// Words read (every message) and written (the answer): the extractive answerer's count.
+    pub fn words(messages: &[ChatMessage], answer: &str) -> Self {
+        let count = |t: &str| t.split_whitespace().count() as u64;
+        Self {
+            prompt_tokens: messages.iter().map(|m| count(&m.content)).sum(),
+            completion_tokens: count(answer),
+        }
+    }
+}
+
+/// Sampling parameters a client may set per request (`/v1/chat/completions`); unset
+/// fields keep the `[llm]` configuration. The extractive answerer honours
+/// `max_tokens` (counted in words) and has nothing to sample.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GenerationOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f32>,
+    /// At most `llm.max_tokens` (the operator's cost cap).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f32>,
+    /// The end user's id, passed to the upstream for its abuse monitoring.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+impl GenerationOptions {
+    /// Whether nothing is set (the configured defaults apply).
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
 
 /// Who wrote a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +113,8 @@ pub struct AnswerRequest<'a> {
     /// The lexical index of the corpus the passages came from: how rare each word is
     /// (the extractive answerer weighs question words by it).
     pub corpus: Option<&'a crate::rag::bm25::Bm25>,
+    /// What the client asked for (sampling, length).
+    pub options: &'a GenerationOptions,
 }
 
 /// A provider's answer.
@@ -55,6 +123,10 @@ pub struct Answer {
     pub text: String,
     /// Which model answered (`extractive` for the embedded default).
     pub model: String,
+    /// Token counts, when known.
+    pub usage: Option<TokenUsage>,
+    /// Why the model stopped, as it said (`stop` when it did not say).
+    pub finish_reason: Option<String>,
 }
 
 /// Answers questions.
@@ -70,8 +142,7 @@ pub trait Llm: Send + Sync {
         &self,
         request: &AnswerRequest<'_>,
     ) -> Result<TextStream, UpstreamError> {
-        let text = self.answer(request).await?.text;
-        Ok(Box::pin(futures::stream::once(async move { Ok(text) })))
+        Ok(whole_answer(self.answer(request).await?))
     }
     /// A bare chat completion (used by plugins with the `llm` capability).
     async fn complete(&self, messages: &[ChatMessage]) -> Result<String, UpstreamError>;
@@ -79,6 +150,18 @@ pub trait Llm: Send + Sync {
     fn is_unavailable(&self) -> bool {
         false
     }
+}
+
+/// A complete answer as a stream: its text in one piece, then its end and counts.
+pub fn whole_answer(answer: Answer) -> TextStream {
+    let mut items = vec![Ok(Piece::Text(answer.text))];
+    if let Some(reason) = answer.finish_reason {
+        items.push(Ok(Piece::Finish(reason)));
+    }
+    if let Some(usage) = answer.usage {
+        items.push(Ok(Piece::Usage(usage)));
+    }
+    Box::pin(futures::stream::iter(items))
 }
 
 /// The configured provider; `price` feeds the estimated-cost metric.

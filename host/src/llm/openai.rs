@@ -1,10 +1,13 @@
 //! OpenAI-compatible chat completions with a timeout, retries on 429/5xx and a
 //! circuit breaker so a dead upstream fails fast.
 
-use super::openai_stream::{self, Usage};
-use super::{Answer, AnswerRequest, ChatMessage, CircuitBreaker, Llm, TextStream};
+use super::accounting::{count_usage, record_health};
+use super::openai_stream;
+use super::{
+    whole_answer, Answer, AnswerRequest, ChatMessage, CircuitBreaker, GenerationOptions, Llm,
+    TextStream, TokenUsage,
+};
 use crate::config::{LlmConfig, TokenPrice};
-use crate::observability::metrics::{LLM_CIRCUIT_OPEN, LLM_COST, LLM_TOKENS};
 use crate::upstream::{send_with_retry, UpstreamError};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -28,12 +31,14 @@ pub struct OpenAiChat {
 struct ChatResponse {
     choices: Vec<Choice>,
     #[serde(default)]
-    usage: Option<Usage>,
+    usage: Option<TokenUsage>,
 }
 
 #[derive(Deserialize)]
 struct Choice {
     message: ChoiceMessage,
+    #[serde(default)]
+    finish_reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -74,6 +79,7 @@ impl OpenAiChat {
     async fn send(
         &self,
         messages: &[ChatMessage],
+        options: &GenerationOptions,
         stream: Streaming,
     ) -> Result<reqwest::Response, UpstreamError> {
         if let Err(retry_after_secs) = self.breaker.admit() {
@@ -82,9 +88,30 @@ impl OpenAiChat {
         let mut body = serde_json::json!({
             "model": self.model,
             "messages": messages,
-            "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
+            "temperature": options.temperature.unwrap_or(self.temperature),
+            // The client may ask for less, never for more than the operator allows.
+            "max_tokens": options.max_tokens.map_or(self.max_tokens, |m| m.min(self.max_tokens)),
         });
+        let passed = [
+            ("top_p", serde_json::to_value(options.top_p)),
+            ("seed", serde_json::to_value(options.seed)),
+            ("stop", serde_json::to_value(&options.stop)),
+            (
+                "presence_penalty",
+                serde_json::to_value(options.presence_penalty),
+            ),
+            (
+                "frequency_penalty",
+                serde_json::to_value(options.frequency_penalty),
+            ),
+            ("user", serde_json::to_value(&options.user)),
+        ];
+        for (name, value) in passed {
+            match value {
+                Ok(v) if !v.is_null() => body[name] = v,
+                _ => {}
+            }
+        }
         if stream != Streaming::No {
             body["stream"] = true.into();
         }
@@ -112,8 +139,8 @@ impl OpenAiChat {
         record_health(&self.breaker, outcome.as_ref().map(|_| ()));
     }
 
-    /// The message content of a complete (non-streamed) answer.
-    async fn read_answer(&self, response: reqwest::Response) -> Result<String, UpstreamError> {
+    /// A complete (non-streamed) answer.
+    async fn read_answer(&self, response: reqwest::Response) -> Result<Answer, UpstreamError> {
         let parsed: ChatResponse = response.json().await.map_err(|e| {
             UpstreamError::malformed(
                 "the answer is not the expected JSON",
@@ -123,13 +150,29 @@ impl OpenAiChat {
         if let Some(u) = &parsed.usage {
             count_usage(&self.model, self.price, u);
         }
-        parsed
-            .choices
-            .into_iter()
-            .next()
+        let choice = parsed.choices.into_iter().next();
+        let finish_reason = choice.as_ref().and_then(|c| c.finish_reason.clone());
+        let text = choice
             .and_then(|c| c.message.content)
             .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| UpstreamError::Malformed("the answer has no message content".into()))
+            .ok_or_else(|| UpstreamError::Malformed("the answer has no message content".into()))?;
+        Ok(Answer {
+            text,
+            model: self.model.clone(),
+            usage: parsed.usage,
+            finish_reason,
+        })
+    }
+
+    async fn answer_with(
+        &self,
+        messages: &[ChatMessage],
+        options: &GenerationOptions,
+    ) -> Result<Answer, UpstreamError> {
+        let response = self.send(messages, options, Streaming::No).await?;
+        let answer = self.read_answer(response).await;
+        self.record(&answer);
+        answer
     }
 }
 
@@ -140,32 +183,6 @@ enum Streaming {
     WithUsage,
     /// For servers that refuse `stream_options`.
     Plain,
-}
-
-/// Tells `breaker` how a call went. Client errors (4xx other than 429) are our fault,
-/// not the upstream's health.
-pub(super) fn record_health(breaker: &CircuitBreaker, outcome: Result<(), &UpstreamError>) {
-    let healthy = match outcome {
-        Ok(()) => true,
-        Err(UpstreamError::Status { status, .. }) => *status < 500 && *status != 429,
-        Err(_) => false,
-    };
-    breaker.record(healthy);
-    metrics::gauge!(LLM_CIRCUIT_OPEN).set(if breaker.is_open() { 1.0 } else { 0.0 });
-}
-
-/// Token and cost metrics for one answer.
-pub(super) fn count_usage(model: &str, price: Option<TokenPrice>, u: &Usage) {
-    let model = model.to_string();
-    metrics::counter!(LLM_TOKENS, "model" => model.clone(), "direction" => "in")
-        .increment(u.prompt_tokens);
-    metrics::counter!(LLM_TOKENS, "model" => model.clone(), "direction" => "out")
-        .increment(u.completion_tokens);
-    if let Some(p) = price {
-        let usd = u.prompt_tokens as f64 / 1000.0 * p.input_per_1k
-            + u.completion_tokens as f64 / 1000.0 * p.output_per_1k;
-        metrics::counter!(LLM_COST, "model" => model).increment((usd * 1e6).round() as u64);
-    }
 }
 
 #[async_trait::async_trait]
@@ -179,28 +196,23 @@ impl Llm for OpenAiChat {
     }
 
     async fn answer(&self, request: &AnswerRequest<'_>) -> Result<Answer, UpstreamError> {
-        let text = self.complete(request.messages).await?;
-        Ok(Answer {
-            text,
-            model: self.model.clone(),
-        })
+        self.answer_with(request.messages, request.options).await
     }
 
     async fn complete(&self, messages: &[ChatMessage]) -> Result<String, UpstreamError> {
-        let response = self.send(messages, Streaming::No).await?;
-        let answer = self.read_answer(response).await;
-        self.record(&answer);
-        answer
+        let options = GenerationOptions::default();
+        Ok(self.answer_with(messages, &options).await?.text)
     }
 
     async fn answer_stream(
         &self,
         request: &AnswerRequest<'_>,
     ) -> Result<TextStream, UpstreamError> {
-        let response = match self.send(request.messages, Streaming::WithUsage).await {
+        let (messages, options) = (request.messages, request.options);
+        let response = match self.send(messages, options, Streaming::WithUsage).await {
             // Some OpenAI-compatible servers refuse `stream_options`.
             Err(UpstreamError::Status { status: 400, .. }) => {
-                self.send(request.messages, Streaming::Plain).await?
+                self.send(messages, options, Streaming::Plain).await?
             }
             other => other?,
         };
@@ -218,9 +230,8 @@ impl Llm for OpenAiChat {
             ));
         }
         // A server that ignores `stream` answers in one piece.
-        let text = self.read_answer(response).await;
-        self.record(&text);
-        let text = text?;
-        Ok(Box::pin(futures::stream::once(async move { Ok(text) })))
+        let answer = self.read_answer(response).await;
+        self.record(&answer);
+        Ok(whole_answer(answer?))
     }
 }

@@ -1,8 +1,8 @@
 //! Streamed chat completions (`"stream": true`): the server-sent events of an
 //! OpenAI-compatible API (`data: {chunk}` … `data: [DONE]`) as a stream of text pieces.
 
-use super::openai::{count_usage, record_health};
-use super::{CircuitBreaker, TextStream};
+use super::accounting::{count_usage, record_health};
+use super::{CircuitBreaker, Piece, TextStream, TokenUsage};
 use crate::config::TokenPrice;
 use crate::upstream::{classify, UpstreamError};
 use eventsource_stream::{EventStreamError, Eventsource};
@@ -11,22 +11,13 @@ use serde::Deserialize;
 use std::pin::Pin;
 use std::sync::Arc;
 
-/// Token counts, in complete answers and in the last chunk of a stream.
-#[derive(Debug, Deserialize)]
-pub struct Usage {
-    #[serde(default)]
-    pub prompt_tokens: u64,
-    #[serde(default)]
-    pub completion_tokens: u64,
-}
-
 /// One `data:` payload of the stream.
 #[derive(Deserialize)]
 struct Chunk {
     #[serde(default)]
     choices: Option<Vec<ChunkChoice>>,
     #[serde(default)]
-    usage: Option<Usage>,
+    usage: Option<TokenUsage>,
     /// Some servers report a failure inside the stream.
     #[serde(default)]
     error: Option<serde_json::Value>,
@@ -36,6 +27,8 @@ struct Chunk {
 struct ChunkChoice {
     #[serde(default)]
     delta: Option<Delta>,
+    #[serde(default)]
+    finish_reason: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -47,10 +40,12 @@ struct Delta {
 /// What one event says.
 #[derive(Debug)]
 enum Said {
-    /// Text to append (possibly none) and, in the last chunk, the token counts.
+    /// Text to append (possibly none), why the answer ended (in the last choice
+    /// chunk) and, in the last chunk, the token counts.
     Data {
         text: Option<String>,
-        usage: Option<Usage>,
+        finish: Option<String>,
+        usage: Option<TokenUsage>,
     },
     /// `[DONE]`: the answer is complete.
     Done,
@@ -62,6 +57,7 @@ fn parse(data: &str) -> Result<Said, UpstreamError> {
         "" => {
             return Ok(Said::Data {
                 text: None,
+                finish: None,
                 usage: None,
             })
         }
@@ -77,15 +73,14 @@ fn parse(data: &str) -> Result<Said, UpstreamError> {
             message,
         ));
     }
-    let text = chunk
-        .choices
-        .unwrap_or_default()
-        .into_iter()
-        .next()
+    let choice = chunk.choices.unwrap_or_default().into_iter().next();
+    let finish = choice.as_ref().and_then(|c| c.finish_reason.clone());
+    let text = choice
         .and_then(|c| c.delta?.content)
         .filter(|t| !t.is_empty());
     Ok(Said::Data {
         text,
+        finish,
         usage: chunk.usage,
     })
 }
@@ -120,15 +115,21 @@ impl Drop for Verdict {
 struct Reading {
     events: Events,
     any_text: bool,
+    /// Items of the current chunk still to hand out (a chunk may carry text, its
+    /// finish reason and the counts at once).
+    queued: std::collections::VecDeque<Piece>,
     verdict: Verdict,
     model: String,
     price: Option<TokenPrice>,
 }
 
 impl Reading {
-    /// The next piece of text; `None` at a complete end; an error ends the stream.
-    async fn next_piece(&mut self) -> Option<Result<String, UpstreamError>> {
+    /// The next piece; `None` at a complete end; an error ends the stream.
+    async fn next_piece(&mut self) -> Option<Result<Piece, UpstreamError>> {
         let failure = loop {
+            if let Some(piece) = self.queued.pop_front() {
+                return Some(Ok(piece));
+            }
             let said = match self.events.next().await {
                 // Servers must end with `[DONE]`; without it the answer may be cut off.
                 None => Err(UpstreamError::Malformed(
@@ -149,13 +150,21 @@ impl Reading {
                 Ok(Said::Done) => {
                     break UpstreamError::Malformed("the answer has no message content".into())
                 }
-                Ok(Said::Data { text, usage }) => {
-                    if let Some(u) = usage {
-                        count_usage(&self.model, self.price, &u);
-                    }
+                Ok(Said::Data {
+                    text,
+                    finish,
+                    usage,
+                }) => {
                     if let Some(text) = text {
                         self.any_text |= !text.trim().is_empty();
-                        return Some(Ok(text));
+                        self.queued.push_back(Piece::Text(text));
+                    }
+                    if let Some(reason) = finish {
+                        self.queued.push_back(Piece::Finish(reason));
+                    }
+                    if let Some(u) = usage {
+                        count_usage(&self.model, self.price, &u);
+                        self.queued.push_back(Piece::Usage(u));
                     }
                 }
                 Err(e) => break e,
@@ -180,6 +189,7 @@ pub fn pieces(
     let reading = Reading {
         events: Box::pin(response.bytes_stream().eventsource()),
         any_text: false,
+        queued: Default::default(),
         verdict: Verdict(Some(breaker)),
         model,
         price,
@@ -189,7 +199,7 @@ pub fn pieces(
         |reading| async move {
             let mut reading = reading?;
             match reading.next_piece().await? {
-                Ok(text) => Some((Ok(text), Some(reading))),
+                Ok(piece) => Some((Ok(piece), Some(reading))),
                 Err(e) => Some((Err(e), None)),
             }
         },
@@ -205,7 +215,7 @@ mod tests {
         let chunk =
             r#"{"id":"x","choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]}"#;
         assert!(
-            matches!(parse(chunk), Ok(Said::Data { text: Some(t), usage: None }) if t == "Hel")
+            matches!(parse(chunk), Ok(Said::Data { text: Some(t), usage: None, .. }) if t == "Hel")
         );
         let role_only = r#"{"choices":[{"delta":{"role":"assistant"}}]}"#;
         assert!(matches!(
@@ -217,10 +227,11 @@ mod tests {
             parse(usage),
             Ok(Said::Data {
                 text: None,
-                usage: Some(Usage {
+                usage: Some(TokenUsage {
                     prompt_tokens: 7,
                     completion_tokens: 3
-                })
+                }),
+                ..
             })
         ));
         assert!(matches!(parse("[DONE]"), Ok(Said::Done)));

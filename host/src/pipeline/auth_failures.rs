@@ -1,4 +1,4 @@
-//! Failed-key limiting: every wrong API key (client key on `/api/*`, admin key on
+//! Failed-key limiting: every wrong API key (client key on `/api/*` and `/v1/*`, admin key on
 //! `/admin/*`, answered 403 `invalid_api_key`) is counted per client
 //! ([`ClientAddr`]); after `rate_limit.failed_auth_per_minute` of them, every request
 //! of that client that carries a key gets 429 `rate_limited` with `Retry-After`, even
@@ -47,7 +47,7 @@ impl AuthFailures {
 }
 
 fn guarded_path(path: &str) -> bool {
-    path.starts_with("/api/") || path == "/admin" || path.starts_with("/admin/")
+    super::client_key::guarded(path) || path == "/admin" || path.starts_with("/admin/")
 }
 
 /// Whether a response is the refusal of a wrong key.
@@ -60,10 +60,7 @@ fn is_wrong_key(response: &Response) -> bool {
 
 /// Middleware.
 pub async fn layer(State(gate): State<AuthFailures>, req: Request, next: Next) -> Response {
-    let carries_key = req
-        .headers()
-        .get(&gate.header)
-        .is_some_and(|v| !v.is_empty());
+    let carries_key = super::client_key::presented(req.headers(), gate.header.as_str()).is_some();
     if !carries_key || !guarded_path(req.uri().path()) {
         return next.run(req).await;
     }

@@ -6,10 +6,10 @@
 //! connection, both given back at the timeout. Bodies are at most
 //! `server.body_limit_bytes` (larger ones get 413 without being read).
 
-use crate::error::{Error, PendingError};
+use crate::error::Error;
 use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -56,15 +56,8 @@ pub async fn layer(State(cfg): State<BodyRead>, req: Request, next: Next) -> Res
                 timeout_secs = cfg.timeout.as_secs_f64(),
                 "request body incomplete at the body read timeout"
             );
-            let mut response = StatusCode::REQUEST_TIMEOUT.into_response();
-            response.extensions_mut().insert(PendingError {
-                message: format!(
-                    "the request body was not complete within {} s",
-                    cfg.timeout.as_secs_f64()
-                ),
-                code: "body_timeout".into(),
-            });
-            close(response)
+            let secs = cfg.timeout.as_secs_f64();
+            close(Error::BodyTimeout { secs }.into_response())
         }
     }
 }

@@ -6,11 +6,10 @@
 
 use super::client_addr::ClientAddr;
 use super::guarded_body::Guarded;
-use crate::error::PendingError;
+use crate::error::Error;
 use crate::net::slots::KeyedSlots;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -23,18 +22,7 @@ pub async fn layer(State(slots): State<KeyedSlots>, req: Request, next: Next) ->
     let Some(slot) = slots.try_acquire(client.key.clone()) else {
         tracing::warn!(client = %client.key, max = slots.max(), "too many concurrent requests from one client");
         metrics::counter!(REFUSED).increment(1);
-        let mut response = StatusCode::TOO_MANY_REQUESTS.into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(1));
-        response.extensions_mut().insert(PendingError {
-            message: format!(
-                "too many requests in progress from this client (at most {}); retry when one has finished",
-                slots.max()
-            ),
-            code: "too_many_concurrent_requests".into(),
-        });
-        return response;
+        return Error::TooManyConcurrent { max: slots.max() }.into_response();
     };
     let response = next.run(req).await;
     let (parts, body) = response.into_parts();

@@ -1,12 +1,15 @@
-//! Optional client keys on `/api/*`: a request carrying a key in the API-key header is
+//! Optional client keys on `/api/*` and `/v1/*`: a request carrying a key in the
+//! API-key header, or as `Authorization: Bearer <key>` (what OpenAI SDKs send), is
 //! identified by the key's configured name (used for its rate-limit policy, in logs and
-//! in metrics, never the key itself). A wrong key is 403; no key is fine unless
-//! `security.require_client_key` is set (then 401).
+//! in metrics, never the key itself). A wrong key is 403 (401 on `/v1/*`, as OpenAI
+//! answers); no key is fine unless `security.require_client_key` is set (then 401).
 
 use crate::config::{ApiKeyHash, ClientKey, LimitPolicy};
 use crate::error::Error;
 use crate::rate_limit::Policy;
 use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
@@ -77,25 +80,46 @@ impl ClientKeys {
     }
 }
 
-/// Middleware on `/api/*`.
+/// Whether client keys apply to `path`.
+pub fn guarded(path: &str) -> bool {
+    path.starts_with("/api/") || super::openai_error::applies(path)
+}
+
+/// The key a request presents: the API-key header, else an `Authorization: Bearer`
+/// token. `Some(Err(()))` when one is sent but unreadable or empty.
+pub fn presented<'a>(headers: &'a HeaderMap, header: &str) -> Option<Result<&'a str, ()>> {
+    if let Some(v) = headers.get(header) {
+        return Some(v.to_str().ok().filter(|k| !k.is_empty()).ok_or(()));
+    }
+    let auth = headers.get(AUTHORIZATION)?;
+    let token = auth.to_str().ok().and_then(|v| {
+        let (scheme, token) = v.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
+    Some(token.filter(|k| !k.is_empty()).ok_or(()))
+}
+
+/// Middleware on `/api/*` and `/v1/*`.
 pub async fn layer(State(keys): State<ClientKeys>, mut req: Request, next: Next) -> Response {
-    if !req.uri().path().starts_with("/api/") {
+    if !guarded(req.uri().path()) {
         return next.run(req).await;
     }
-    match req.headers().get(&*keys.header).map(|v| v.to_str()) {
-        Some(Ok(candidate)) if !candidate.is_empty() => match keys.identify(candidate) {
+    match presented(req.headers(), &keys.header) {
+        Some(Ok(candidate)) => match keys.identify(candidate) {
             Some(id) => {
                 tracing::Span::current().record("client", &*id.name);
                 req.extensions_mut().insert(id);
             }
             None => return Error::InvalidApiKey.into_response(),
         },
-        Some(_) => return Error::InvalidApiKey.into_response(),
+        Some(Err(())) => return Error::InvalidApiKey.into_response(),
         None if keys.required => {
-            return Error::MissingApiKey {
-                header: keys.header.to_string(),
-            }
-            .into_response()
+            let header = if super::openai_error::applies(req.uri().path()) {
+                "Authorization: Bearer <key>".to_string()
+            } else {
+                keys.header.to_string()
+            };
+            return Error::MissingApiKey { header }.into_response();
         }
         None => {}
     }

@@ -1,7 +1,8 @@
 //! Every error response becomes `application/json` `{"error", "code", "request_id"}`:
 //! our own errors (rendered here once the request id is known) and everything else
 //! that answers with an error status and no JSON body (axum's 404/405 and rejections,
-//! tower-http's 413).
+//! tower-http's 413). On the OpenAI-compatible routes (`/v1/*`) the same errors take
+//! OpenAI's shape instead (`openai_error.rs`), so its SDKs raise the right exceptions.
 
 use super::request_id::RequestId;
 use crate::error::{ErrorBody, PendingError};
@@ -37,12 +38,16 @@ pub async fn layer(req: Request, next: Next) -> Response {
             &request_id,
         );
     }
-    let body = ErrorBody {
-        error: pending.message,
-        code: pending.code,
-        request_id,
+    let bytes = if super::openai_error::applies(&path) {
+        super::openai_error::render(&mut response, pending, request_id)
+    } else {
+        let body = ErrorBody {
+            error: pending.message,
+            code: pending.code,
+            request_id,
+        };
+        serde_json::to_vec(&body).unwrap_or_default()
     };
-    let bytes = serde_json::to_vec(&body).unwrap_or_default();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -89,5 +94,6 @@ fn foreign(status: StatusCode, method: &axum::http::Method, path: &str) -> Pendi
     PendingError {
         message,
         code: code.to_string(),
+        param: None,
     }
 }

@@ -14,6 +14,7 @@ pub mod guarded_body;
 pub mod json_body;
 pub mod load_shed;
 pub mod metrics;
+pub mod openai_error;
 pub mod rate_limit;
 pub mod request_id;
 pub mod timeout;

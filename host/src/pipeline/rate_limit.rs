@@ -26,7 +26,7 @@ pub async fn layer(State(rl): State<RateLimitLayer>, req: Request, next: Next) -
     let identity = req.extensions().get::<ClientIdentity>().cloned();
     let policy = if let Some(id) = &identity {
         id.policy
-    } else if path.starts_with("/api/") {
+    } else if super::client_key::guarded(path) {
         rl.client
     } else if path.starts_with("/admin/") || path == "/admin" {
         rl.admin

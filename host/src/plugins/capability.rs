@@ -17,16 +17,19 @@ pub enum Capability {
     Embed,
     /// `autbot:plugin/llm`: call the language model (counted by the host).
     Llm,
+    /// `autbot:plugin/conversation` (contract 0.2.0): read the earlier turns of a chat.
+    Conversation,
 }
 
 impl Capability {
     /// Every capability, in WIT order.
-    pub const ALL: [Capability; 5] = [
+    pub const ALL: [Capability; 6] = [
         Capability::Log,
         Capability::Config,
         Capability::Search,
         Capability::Embed,
         Capability::Llm,
+        Capability::Conversation,
     ];
 
     /// Whether using it waits on I/O or other requests (index, embedder, LLM), so a
@@ -46,14 +49,48 @@ impl Capability {
             Capability::Search => "search",
             Capability::Embed => "embed",
             Capability::Llm => "llm",
+            Capability::Conversation => "conversation",
         }
     }
 
-    /// The capability named by a component import such as `autbot:plugin/search@0.1.0`.
+    /// The capability named by a component import such as `autbot:plugin/search@0.1.0`
+    /// (any contract version: linking decides whether the host serves that version).
     pub fn from_import(import: &str) -> Option<Capability> {
         let iface = import.strip_prefix("autbot:plugin/")?;
         let iface = iface.split('@').next().unwrap_or(iface);
         Capability::ALL.into_iter().find(|c| c.name() == iface)
+    }
+
+    /// The first contract version that has this capability.
+    pub fn since(self) -> ContractVersion {
+        match self {
+            Capability::Conversation => ContractVersion::V0_2,
+            _ => ContractVersion::V0_1,
+        }
+    }
+}
+
+/// A released version of the `autbot:plugin` WIT package. The host serves every one
+/// of them at once (`wit/COMPATIBILITY.md`): a component names the version it was
+/// built against in its imports, and finds each capability under that name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ContractVersion {
+    /// `0.1.0`: the three hooks and `log`, `config`, `search`, `embed`, `llm`.
+    V0_1,
+    /// `0.2.0`: adds `conversation`.
+    V0_2,
+}
+
+impl ContractVersion {
+    /// Every version the host serves, oldest first.
+    pub const ALL: [ContractVersion; 2] = [ContractVersion::V0_1, ContractVersion::V0_2];
+
+    /// The version as imports name it.
+    pub fn semver(self) -> &'static str {
+        match self {
+            ContractVersion::V0_1 => "0.1.0",
+            ContractVersion::V0_2 => "0.2.0",
+        }
     }
 }
 

@@ -44,6 +44,8 @@ impl Default for LogRate {
 pub struct HostState {
     pub plugin: Arc<str>,
     pub request_id: String,
+    /// The conversation's earlier turns (capability `conversation`).
+    pub history: Arc<[crate::llm::ChatMessage]>,
     pub config: Arc<HashMap<String, String>>,
     pub services: Arc<HostServices>,
     pub limits: CallLimits,
@@ -63,6 +65,7 @@ pub struct HostState {
 pub struct CallSetup<'a> {
     pub plugin: Arc<str>,
     pub request_id: &'a str,
+    pub history: Arc<[crate::llm::ChatMessage]>,
     pub entry: &'a PluginEntry,
     pub config: Arc<HashMap<String, String>>,
     pub services: Arc<HostServices>,
@@ -84,6 +87,7 @@ impl HostState {
         Self {
             plugin: setup.plugin,
             request_id: setup.request_id.to_string(),
+            history: setup.history,
             config: setup.config,
             services: setup.services,
             limits: CallLimits::new((entry.memory_mb << 20) as usize),

@@ -8,7 +8,7 @@ use super::bindings::log::Level;
 use super::bindings::types;
 use super::host_state::{HostState, LOG_MESSAGE_CHARS};
 use super::lift::{self, LiftBudget, RawMessage};
-use super::Capability;
+use super::{Capability, ContractVersion};
 use crate::llm::budget::BUDGET_EXHAUSTED;
 use std::future::Future;
 use wasmtime::component::{Linker, WasmList, WasmStr};
@@ -16,8 +16,6 @@ use wasmtime::StoreContextMut;
 
 /// The WIT package every capability interface belongs to.
 const PACKAGE: &str = "autbot:plugin";
-/// Its version, as components name it in their imports.
-const VERSION: &str = "0.1.0";
 
 /// Largest `config` key, `search` text and `embed` text a plugin may pass, in bytes.
 const MAX_ARG_BYTES: usize = 16 * 1024;
@@ -29,10 +27,27 @@ const MAX_LOG_BYTES: usize = LOG_MESSAGE_CHARS * 4;
 #[error("a `{0}` host call was still waiting at the plugin call's deadline")]
 pub struct CallbackDeadline(pub &'static str);
 
-/// Links the interfaces of the granted capabilities.
+/// Links the interfaces of the granted capabilities, under every contract version
+/// that has them (a component built against 0.1.0 imports `…/log@0.1.0`).
 pub fn link(linker: &mut Linker<HostState>, granted: &[Capability]) -> wasmtime::Result<()> {
     for cap in granted {
-        let mut i = linker.instance(&format!("{PACKAGE}/{}@{VERSION}", cap.name()))?;
+        for version in ContractVersion::ALL
+            .into_iter()
+            .filter(|v| *v >= cap.since())
+        {
+            link_one(linker, *cap, version)?;
+        }
+    }
+    Ok(())
+}
+
+fn link_one(
+    linker: &mut Linker<HostState>,
+    cap: Capability,
+    version: ContractVersion,
+) -> wasmtime::Result<()> {
+    let mut i = linker.instance(&format!("{PACKAGE}/{}@{}", cap.name(), version.semver()))?;
+    {
         match cap {
             Capability::Log => i.func_wrap("log", log)?,
             Capability::Config => i.func_wrap("get", config_get)?,
@@ -45,6 +60,7 @@ pub fn link(linker: &mut Linker<HostState>, granted: &[Capability]) -> wasmtime:
             Capability::Llm => {
                 i.func_wrap_async("complete", |store, args| Box::new(complete(store, args)))?
             }
+            Capability::Conversation => i.func_wrap("history", history)?,
         }
     }
     Ok(())
@@ -93,6 +109,20 @@ fn config_get(
 ) -> wasmtime::Result<(Option<String>,)> {
     let key = arg(&mut store, &key, MAX_ARG_BYTES)?;
     Ok((store.data().config.get(&key).cloned(),))
+}
+
+/// The conversation's earlier turns (already bounded by the host: at most
+/// `openai_api.max_history_messages` messages of a body under `server.body_limit_bytes`).
+fn history(
+    store: StoreContextMut<'_, HostState>,
+    (): (),
+) -> wasmtime::Result<(Vec<types::Message>,)> {
+    let turns = store
+        .data()
+        .history
+        .iter()
+        .map(super::services::to_wit_message);
+    Ok((turns.collect(),))
 }
 
 /// Runs a waiting service call within what is left of the plugin call's deadline,

@@ -34,7 +34,7 @@ mod services;
 mod stderr_pipe;
 pub mod watcher;
 
-pub use capability::{Capability, Hook};
-pub use registry::{PluginHost, PluginStatus, ReloadOutcome};
+pub use capability::{Capability, ContractVersion, Hook};
+pub use registry::{PluginHost, PluginStatus, ReloadOutcome, RequestContext};
 pub use runtime::MAX_PLUGIN_MEMORY_MB;
 pub use services::HostServices;

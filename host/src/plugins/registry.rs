@@ -161,14 +161,15 @@ impl PluginHost {
     }
 
     /// Runs the preprocessor chain. `Ok(Err(..))` is a refusal by a plugin.
-    pub async fn preprocess(&self, text: String, request_id: &str) -> Result<String, Error> {
+    pub async fn preprocess(&self, text: String, ctx: &RequestContext) -> Result<String, Error> {
+        let request_id = ctx.request_id.as_str();
         let mut query = types::Query {
             text,
             request_id: request_id.to_string(),
         };
         for slot in self.chain(Hook::Preprocessor) {
             let outcome = self
-                .call(slot, request_id, HookInput::Preprocess(query.clone()))
+                .call(slot, ctx, HookInput::Preprocess(query.clone()))
                 .await
                 .and_then(|out| match out {
                     HookOutput::Preprocess(r) => Ok(r),
@@ -200,9 +201,10 @@ impl PluginHost {
     pub async fn rank(
         &self,
         text: &str,
-        request_id: &str,
+        ctx: &RequestContext,
         mut passages: Vec<Passage>,
     ) -> Result<Vec<Passage>, Error> {
+        let request_id = ctx.request_id.as_str();
         for slot in self.chain(Hook::Ranker) {
             let query = types::Query {
                 text: text.to_string(),
@@ -210,7 +212,7 @@ impl PluginHost {
             };
             let candidates: Vec<types::Passage> = passages.iter().map(to_wit).collect();
             let outcome = self
-                .call(slot, request_id, HookInput::Rank(query, candidates))
+                .call(slot, ctx, HookInput::Rank(query, candidates))
                 .await
                 .and_then(|out| match out {
                     HookOutput::Rank(r) => Ok(r),
@@ -252,9 +254,10 @@ impl PluginHost {
     pub async fn build_prompt(
         &self,
         text: &str,
-        request_id: &str,
+        ctx: &RequestContext,
         passages: &[Passage],
     ) -> Result<Vec<ChatMessage>, Error> {
+        let request_id = ctx.request_id.as_str();
         let Some(slot) = self.chain(Hook::PromptBuilder).next() else {
             return Err(Error::Internal("no prompt-builder plugin is loaded".into()));
         };
@@ -264,7 +267,7 @@ impl PluginHost {
         };
         let wit: Vec<types::Passage> = passages.iter().map(to_wit).collect();
         let outcome = self
-            .call(slot, request_id, HookInput::BuildPrompt(query, wit))
+            .call(slot, ctx, HookInput::BuildPrompt(query, wit))
             .await
             .and_then(|out| match out {
                 HookOutput::BuildPrompt(m) => Ok(m),
@@ -285,7 +288,7 @@ impl PluginHost {
     async fn call(
         &self,
         slot: &Arc<PluginSlot>,
-        request_id: &str,
+        ctx: &RequestContext,
         input: HookInput,
     ) -> Result<HookOutput, CallError> {
         slot.calls.fetch_add(1, Ordering::Relaxed);
@@ -294,7 +297,8 @@ impl PluginHost {
         let loaded = slot.current.load_full();
         let setup = CallSetup {
             plugin: slot.name.clone(),
-            request_id,
+            request_id: &ctx.request_id,
+            history: ctx.history.clone(),
             entry: &slot.entry,
             config: slot.config.clone(),
             services: self.services.clone(),
@@ -499,6 +503,30 @@ fn to_wit(p: &Passage) -> types::Passage {
     }
 }
 
+/// What a plugin call knows of its request: its id (for log lines) and the
+/// conversation before the question (capability `conversation`).
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub history: Arc<[ChatMessage]>,
+}
+
+impl RequestContext {
+    /// A single question, with no earlier turns.
+    pub fn new(request_id: &str) -> Self {
+        Self {
+            request_id: request_id.to_string(),
+            history: Arc::from(Vec::new()),
+        }
+    }
+
+    /// The same request with the conversation's earlier turns.
+    pub fn with_history(mut self, history: Vec<ChatMessage>) -> Self {
+        self.history = Arc::from(history);
+        self
+    }
+}
+
 /// Compiles and checks a plugin file on a blocking thread (compilation takes
 /// milliseconds to seconds of CPU).
 async fn load_blocking(
@@ -540,6 +568,7 @@ async fn self_test(
     let setup = CallSetup {
         plugin: Arc::from(entry.name.as_str()),
         request_id: "self-test",
+        history: Arc::from(Vec::new()),
         entry,
         config: Arc::new(plugin_config(&entry.config)),
         services: services.clone(),

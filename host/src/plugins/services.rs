@@ -76,3 +76,15 @@ pub fn to_chat(m: types::Message) -> ChatMessage {
         content: m.content,
     }
 }
+
+/// A host chat message as the WIT `message` record.
+pub fn to_wit_message(m: &ChatMessage) -> types::Message {
+    types::Message {
+        role: match m.role {
+            Role::System => types::Role::System,
+            Role::User => types::Role::User,
+            Role::Assistant => types::Role::Assistant,
+        },
+        content: m.content.clone(),
+    }
+}

@@ -21,7 +21,7 @@ use autbot::embeddings::LocalEmbedder;
 use autbot::engine::search_params;
 use autbot::error::Error;
 use autbot::llm::Extractive;
-use autbot::plugins::{HostServices, PluginHost};
+use autbot::plugins::{HostServices, PluginHost, RequestContext};
 use autbot::rag::live::LiveIndex;
 use autbot::rag::retrieve::Passage;
 use proptest::prelude::*;
@@ -383,10 +383,11 @@ fn plugin_rank() {
     fuzz(
         "plugin_rank",
         prop_oneof![3 => ranked_image(), 1 => mutants("plugin_rank", TOKENS)],
-        |input| match h
-            .rt
-            .block_on(h.host.rank(&encode(input), "fuzz", candidates()))
-        {
+        |input| match h.rt.block_on(h.host.rank(
+            &encode(input),
+            &RequestContext::new("fuzz"),
+            candidates(),
+        )) {
             Err(e) => check_failure(&e),
             Ok(passages) => {
                 let mut seen = std::collections::HashSet::new();
@@ -415,7 +416,10 @@ fn plugin_preprocess() {
     fuzz(
         "plugin_preprocess",
         prop_oneof![3 => result_image(), 1 => mutants("plugin_preprocess", TOKENS)],
-        |input| match h.rt.block_on(h.host.preprocess(encode(input), "fuzz")) {
+        |input| match h.rt.block_on(
+            h.host
+                .preprocess(encode(input), &RequestContext::new("fuzz")),
+        ) {
             Err(e) if e.status() == axum::http::StatusCode::UNPROCESSABLE_ENTITY => {
                 // A refusal: its code is the plugin's when valid, else a fixed one.
                 let code = e.code();
@@ -451,10 +455,11 @@ fn plugin_prompt() {
     fuzz(
         "plugin_prompt",
         prop_oneof![3 => message_image(), 1 => mutants("plugin_prompt", TOKENS)],
-        |input| match h
-            .rt
-            .block_on(h.host.build_prompt(&encode(input), "fuzz", &candidates()))
-        {
+        |input| match h.rt.block_on(h.host.build_prompt(
+            &encode(input),
+            &RequestContext::new("fuzz"),
+            &candidates(),
+        )) {
             Err(e) => check_failure(&e),
             Ok(messages) => {
                 let bytes: usize = messages.iter().map(|m| m.content.len()).sum();

@@ -42,6 +42,9 @@ struct Inner {
     refuse_stream_options: bool,
     /// Answer `"stream": true` requests with one JSON answer, as some servers do.
     ignore_stream: bool,
+    /// When each streamed answer that did not run to its end was dropped (its
+    /// client, the server under test, closed the connection).
+    stream_drops: Vec<std::time::Instant>,
 }
 
 /// Handle to the running fake.
@@ -121,6 +124,11 @@ impl FakeOpenAi {
     /// The chat answer text (default: `system=<first message content>`).
     pub fn reply(&self, text: &str) {
         self.inner.lock().unwrap().reply = Some(text.to_string());
+    }
+
+    /// When unfinished streamed answers were dropped by their client.
+    pub fn stream_drops(&self) -> Vec<std::time::Instant> {
+        self.inner.lock().unwrap().stream_drops.clone()
     }
 
     /// Requests received on `path` ("chat" or "embeddings").
@@ -215,7 +223,7 @@ async fn chat(
         };
         let pause = g.chunk_delay;
         drop(g);
-        return event_stream(&reply, ending, pause);
+        return event_stream(&reply, ending, pause, DropWatch(Some(inner.clone())));
     }
     Json(json!({
         "id": "chatcmpl-test",
@@ -236,9 +244,24 @@ enum Ending {
     CutAfter(usize),
 }
 
+/// Records when a streamed answer is dropped before its last event was taken.
+struct DropWatch(Option<Shared>);
+
+impl Drop for DropWatch {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0.take() {
+            inner
+                .lock()
+                .unwrap()
+                .stream_drops
+                .push(std::time::Instant::now());
+        }
+    }
+}
+
 /// The answer as OpenAI streams it: a role chunk, one content chunk per word
 /// (`pause` before each), a usage chunk, `[DONE]`; or cut short as `ending` says.
-fn event_stream(reply: &str, ending: Ending, pause: Duration) -> Response {
+fn event_stream(reply: &str, ending: Ending, pause: Duration, mut watch: DropWatch) -> Response {
     let data = |chunk: Value| format!("data: {chunk}\n\n");
     let mut events = vec![(
         Duration::ZERO,
@@ -274,10 +297,18 @@ fn event_stream(reply: &str, ending: Ending, pause: Duration) -> Response {
         ));
         events.push((Duration::ZERO, "data: [DONE]\n\n".to_string()));
     }
-    let body = futures::stream::iter(events).then(|(pause, event)| async move {
-        tokio::time::sleep(pause).await;
-        Ok::<_, std::convert::Infallible>(event)
-    });
+    let last = events.len();
+    let body =
+        futures::stream::iter(events.into_iter().enumerate()).then(move |(i, (pause, event))| {
+            // Taken whole: the stream ran to its end, so its drop is not a cancellation.
+            if i + 1 == last {
+                watch.0 = None;
+            }
+            async move {
+                tokio::time::sleep(pause).await;
+                Ok::<_, std::convert::Infallible>(event)
+            }
+        });
     (
         [("content-type", "text/event-stream")],
         axum::body::Body::from_stream(body),

@@ -34,7 +34,7 @@ capabilities = ["config"]
 name = "prompt-builder"
 hook = "prompt-builder"
 path = "{d}/prompt-builder.wasm"
-capabilities = ["config"]
+capabilities = ["config", "conversation"]
 "#,
         d = dist.display()
     )
