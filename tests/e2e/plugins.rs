@@ -104,7 +104,7 @@ async fn ranker_config_decides_which_source_comes_first() {
             "query-guard",
             "preprocessor",
             "plugins/dist/query-guard.wasm",
-            "[\"config\", \"log\"]",
+            "[\"config\", \"log\", \"conversation\"]",
             "",
         ) + &entry(
             "source-weighter",
@@ -140,7 +140,7 @@ fn ungranted_capabilities_and_pin_mismatches_are_refused_at_load() {
         "query-guard",
         "preprocessor",
         "plugins/dist/query-guard.wasm",
-        "[\"config\", \"log\"]",
+        "[\"config\", \"log\", \"conversation\"]",
         "",
     ) + &greedy
         + &default_builder();
@@ -263,7 +263,7 @@ async fn admin_plugins_lists_versions_grants_and_counters() {
     let bytes = std::fs::read(plugin("plugins/dist/query-guard.wasm")).unwrap();
     assert_eq!(st["version"], hex::encode(Sha256::digest(&bytes)));
     assert_eq!(st["hook"], "preprocessor");
-    assert_eq!(st["capabilities"], serde_json::json!(["config", "log"]));
+    assert_eq!(st["capabilities"], serde_json::json!(["config", "log", "conversation"]));
     assert_eq!(st["calls"], 1);
     assert_eq!(st["failures"], 0);
     assert_eq!(st["size_bytes"], bytes.len());

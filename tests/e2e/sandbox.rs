@@ -19,10 +19,10 @@ fn entry(name: &str, hook: &str, path: &Path, caps: &str, extra: &str) -> String
 }
 
 fn shipped(name: &str, hook: &str) -> String {
-    let caps = if name == "query-guard" {
-        "[\"config\", \"log\"]"
-    } else {
-        "[\"config\"]"
+    let caps = match name {
+        "query-guard" => "[\"config\", \"log\", \"conversation\"]",
+        "prompt-builder" => "[\"config\", \"conversation\"]",
+        _ => "[\"config\"]",
     };
     entry(
         name,

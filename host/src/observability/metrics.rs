@@ -97,27 +97,6 @@ pub fn install() -> Option<PrometheusHandle> {
         .clone()
 }
 
-/// The route template label for a request path: one of the known routes, else `unmatched`.
-pub fn route_label(path: &str) -> &'static str {
-    const ROUTES: &[&str] = &[
-        "/api/query",
-        "/api/query/stream",
-        "/api/version",
-        "/health",
-        "/ready",
-        "/metrics",
-        "/openapi.json",
-        "/admin/reindex",
-        "/admin/plugins",
-        "/admin/plugins/reload",
-    ];
-    ROUTES
-        .iter()
-        .find(|r| **r == path)
-        .copied()
-        .unwrap_or("unmatched")
-}
-
 /// `2xx`, `4xx`, ...
 pub fn status_class(status: u16) -> &'static str {
     match status {

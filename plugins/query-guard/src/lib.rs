@@ -10,7 +10,11 @@
 //!    instructions", "reveal your system prompt", chat-template markers, ...)
 //!    with the rejection code `prompt_injection`.
 //!
-//! Capabilities: `config`, `log`.
+//! 3. In a chat (`/v1/chat/completions`), checks the earlier `user` and
+//!    `system` messages the client sent the same way: they reach the model too,
+//!    so a pattern hidden in an earlier turn is refused like one in the question.
+//!
+//! Capabilities: `config`, `log`, `conversation`.
 //!
 //! Config (`[plugins.chain.config]` in `autbot.toml`):
 //! - `extra_patterns`: array of extra patterns, e.g.
@@ -21,7 +25,7 @@
 //!   (the built-in patterns still apply).
 
 use autbot_sdk::preprocessor::{Guest, Query, Rejection};
-use autbot_sdk::{config, log};
+use autbot_sdk::{config, conversation, log, Role};
 use std::borrow::Cow;
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
@@ -62,6 +66,11 @@ const REASON: &str = "Your question looks like an attempt to change how the assi
 (for example asking it to ignore its instructions), so it was not answered. \
 Please ask a plain question about the documents.";
 
+/// The refusal text for an earlier message of a conversation.
+const REASON_EARLIER: &str = "An earlier message of this conversation looks like an attempt \
+to change how the assistant works (for example asking it to ignore its instructions), so the \
+question was not answered. Start a new conversation and ask a plain question about the documents.";
+
 struct QueryGuard;
 
 impl Guest for QueryGuard {
@@ -84,6 +93,17 @@ impl Guest for QueryGuard {
                 "query-guard: refused a question matching {pattern:?}"
             ));
             return Err(Rejection::new("prompt_injection", REASON));
+        }
+        // The client's own earlier words (assistant turns are the server's answers).
+        let history = conversation::history();
+        let earlier = history.iter().filter(|m| m.role != Role::Assistant);
+        for m in earlier {
+            if let Some(pattern) = find_injection(&normalise(&m.content), &extra) {
+                log::warn(&format!(
+                    "query-guard: refused a conversation whose earlier message matches {pattern:?}"
+                ));
+                return Err(Rejection::new("prompt_injection", REASON_EARLIER));
+            }
         }
         Ok(Query { text, ..q })
     }

@@ -22,7 +22,7 @@ pub fn default_chain() -> String {
 name = "query-guard"
 hook = "preprocessor"
 path = "{d}/query-guard.wasm"
-capabilities = ["config", "log"]
+capabilities = ["config", "log", "conversation"]
 
 [[plugins.chain]]
 name = "source-weighter"
