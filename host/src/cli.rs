@@ -86,8 +86,33 @@ pub enum PluginCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Show what a component asks for: world, capabilities, imports, exports, sha256.
+    /// Show what a component asks for: world, contract version, capabilities (and what
+    /// its chain entry grants, when the configuration names the file), imports,
+    /// exports, sha256, signer.
     Inspect {
+        /// The `.wasm` file.
+        file: PathBuf,
+    },
+    /// Create an ed25519 key pair for signing plugins: the secret key goes to `--out`
+    /// (mode 0600), the public key (for plugins.trusted_keys) is printed.
+    Keygen {
+        /// Where to write the secret key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a component: writes `<file>.sig` beside it.
+    Sign {
+        /// The secret key file (from `autbot plugin keygen`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The `.wasm` file.
+        file: PathBuf,
+    },
+    /// Verify a component's signature against plugins.trusted_keys (or `--key`).
+    Verify {
+        /// Trusted public keys (default: plugins.trusted_keys of the configuration).
+        #[arg(long)]
+        key: Vec<String>,
         /// The `.wasm` file.
         file: PathBuf,
     },

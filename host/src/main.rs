@@ -22,7 +22,31 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Plugin(PluginCommand::Inspect { file }) => {
-            println!("{}", autbot::plugins::inspect::inspect(&file)?);
+            // The configuration, when there is one, tells what the file is granted.
+            let config = load_config(cli.config.as_deref()).ok();
+            let plugins = config.as_ref().map(|c| &c.plugins);
+            println!("{}", autbot::plugins::inspect::inspect(&file, plugins)?);
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Keygen { out }) => {
+            let public = plugin_tools::keygen(&out)?;
+            println!("secret key written to {} (keep it secret)", out.display());
+            println!("public key (add it to plugins.trusted_keys): {public}");
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Sign { key, file }) => {
+            let sig = plugin_tools::sign(&key, &file)?;
+            println!("signed {} -> {}", file.display(), sig.display());
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::Verify { key, file }) => {
+            let keys = if key.is_empty() {
+                load_config(cli.config.as_deref())?.plugins.trusted_keys
+            } else {
+                key
+            };
+            let signer = plugin_tools::verify(&keys, &file)?;
+            println!("{}: good signature by {signer}", file.display());
             Ok(())
         }
         Command::Plugin(PluginCommand::New { hook, name, dir }) => {

@@ -173,3 +173,44 @@ impl Guest for Plugin {
 
 autbot_sdk::{export}!(Plugin);
 "#;
+
+/// Writes a new secret key to `out` (owner-only) and returns the public key's text.
+pub fn keygen(out: &Path) -> Result<String, String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let (secret, public) = crate::plugins::signature::generate();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    file.write_all(secret.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    Ok(public)
+}
+
+/// Signs `file` with the secret key in `key`; returns the signature file's path.
+pub fn sign(key: &Path, file: &Path) -> Result<PathBuf, String> {
+    use crate::plugins::signature;
+    let key = signature::read_secret_key(key)?;
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let path = signature::signature_path(file);
+    std::fs::write(&path, signature::sign(&key, &bytes))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Verifies `file`'s signature against `trusted` keys; returns the signer's key id.
+pub fn verify(trusted: &[String], file: &Path) -> Result<String, String> {
+    use crate::plugins::signature::SignaturePolicy;
+    if trusted.is_empty() {
+        return Err("no trusted key: pass --key or set plugins.trusted_keys".into());
+    }
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let policy = SignaturePolicy::new(trusted, true)?;
+    let name = file.display().to_string();
+    policy
+        .check(&name, file, &bytes)?
+        .ok_or_else(|| format!("{name}: not verified"))
+}

@@ -223,6 +223,8 @@ async fn cors_in_production_allows_exactly_the_configured_origins() {
             r#"["https://app.example.com"]"#,
         )
         .env("AUTBOT_SECURITY__ADMIN_API_KEYS", r#"["k1"]"#)
+        // The shipped plugins are unsigned here (signing: tests/e2e/signed_plugins.rs).
+        .env("AUTBOT_PLUGINS__REQUIRE_SIGNATURES", "false")
         .start()
         .ready()
         .await;

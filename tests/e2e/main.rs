@@ -21,5 +21,6 @@ mod quality;
 mod rate_limit;
 mod response_cache;
 mod sandbox;
+mod signed_plugins;
 mod slow_clients;
 mod streaming;

@@ -34,6 +34,7 @@ pub fn load(path: &Path, required: bool) -> Result<Config, Vec<String>> {
     let mut config: Config = toml::from_str(&merged).map_err(|e| vec![describe(&merged, &e)])?;
     config.llm.api_key = secret_env("OPENAI_API_KEY");
     config.embeddings.api_key = secret_env("OPENAI_API_KEY");
+    config.plugins.resolve(config.security.environment);
     Ok(config)
 }
 

@@ -382,6 +382,27 @@ pub struct PluginsConfig {
     pub inline_max_deadline_ms: u64,
     /// The plugins, in chain order per hook.
     pub chain: Vec<PluginEntry>,
+    /// Public keys (ed25519, hex, optionally `ed25519:`-prefixed) whose signatures
+    /// (`<file>.sig`, `autbot plugin sign`) are trusted.
+    pub trusted_keys: Vec<String>,
+    /// Refuse plugins without a good signature by a trusted key. Unset: on in
+    /// `security.environment = "production"`, off (a warning) in development.
+    pub require_signatures: Option<bool>,
+}
+
+impl PluginsConfig {
+    /// Whether signatures are required, `require_signatures` resolved against the
+    /// environment.
+    pub fn signatures_required(&self) -> bool {
+        self.require_signatures.unwrap_or(false)
+    }
+
+    /// Fills in what depends on the environment (called once, at load).
+    pub fn resolve(&mut self, environment: Environment) {
+        if self.require_signatures.is_none() {
+            self.require_signatures = Some(environment == Environment::Production);
+        }
+    }
 }
 
 impl Default for PluginsConfig {
@@ -392,6 +413,8 @@ impl Default for PluginsConfig {
             cache_dir: Some(".autbot/plugin-cache".into()),
             inline_max_deadline_ms: 50,
             chain: Vec::new(),
+            trusted_keys: Vec::new(),
+            require_signatures: None,
         }
     }
 }

@@ -230,6 +230,20 @@ pub fn validate(c: &Config) -> Vec<String> {
         p.push("cache.ttl_secs and cache.max_entries: must be greater than 0 (or cache.backend = \"off\")".into());
     }
 
+    for key in &c.plugins.trusted_keys {
+        if let Err(e) = crate::plugins::signature::parse_public_key(key) {
+            p.push(format!("plugins.trusted_keys: {e}"));
+        }
+    }
+    if c.plugins.signatures_required()
+        && c.plugins.trusted_keys.is_empty()
+        && !c.plugins.chain.is_empty()
+    {
+        p.push(
+            "plugins.trusted_keys: signed plugins are required (plugins.require_signatures, on by default in production) but no key is trusted; add the public keys that sign your plugins (`autbot plugin keygen`, `autbot plugin sign`) or set plugins.require_signatures = false".into(),
+        );
+    }
+
     let mut names = HashSet::new();
     for (n, entry) in c.plugins.chain.iter().enumerate() {
         let key = format!("plugins.chain[{n}] ({})", entry.name);

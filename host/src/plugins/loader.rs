@@ -6,6 +6,7 @@ use super::bindings::{preprocessor, prompt_builder, ranker, types};
 use super::host_state::HostState;
 use super::imports;
 use super::runtime::Runtime;
+use super::signature::SignaturePolicy;
 use super::Capability;
 use crate::config::{Hook, PluginEntry};
 use sha2::{Digest, Sha256};
@@ -25,11 +26,20 @@ pub struct LoadedPlugin {
     pub pre: InstancePre<HostState>,
     /// The hook's export (checked against the hook's world at load).
     pub export: ComponentExportIndex,
+    /// Who signed the file (key id), when its signature was verified.
+    pub signer: Option<String>,
 }
 
 /// Reads, verifies and prepares the plugin at `path`.
-pub fn load(runtime: &Runtime, entry: &PluginEntry, path: &Path) -> Result<LoadedPlugin, String> {
+pub fn load(
+    runtime: &Runtime,
+    signatures: &SignaturePolicy,
+    entry: &PluginEntry,
+    path: &Path,
+) -> Result<LoadedPlugin, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    // Before anything is compiled or taken from the compiled-code cache.
+    let signer = signatures.check(&entry.name, path, &bytes)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     if let Some(pin) = &entry.sha256 {
         if !pin.eq_ignore_ascii_case(&sha256) {
@@ -101,6 +111,7 @@ pub fn load(runtime: &Runtime, entry: &PluginEntry, path: &Path) -> Result<Loade
         imports,
         pre,
         export,
+        signer,
     })
 }
 

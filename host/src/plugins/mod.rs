@@ -17,6 +17,7 @@
 //! | one sandboxed call | `call.rs` |
 //! | slots, chains, reload, status | `registry.rs` |
 //! | file watching | `watcher.rs` |
+//! | signed plugins | `signature.rs` |
 //! | security review of a file | `inspect.rs` |
 
 mod bindings;
@@ -31,6 +32,7 @@ mod loader;
 mod registry;
 mod runtime;
 mod services;
+pub mod signature;
 mod stderr_pipe;
 pub mod watcher;
 

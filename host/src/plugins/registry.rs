@@ -8,6 +8,7 @@ use super::host_state::{CallSetup, LogRate};
 use super::loader::{self, LoadedPlugin};
 use super::runtime::Runtime;
 use super::services::{to_chat, HostServices};
+use super::signature::SignaturePolicy;
 use crate::config::{Hook, OnPluginError, PluginEntry, PluginsConfig};
 use crate::error::Error;
 use crate::llm::ChatMessage;
@@ -44,6 +45,8 @@ pub struct PluginStatus {
     pub path: String,
     /// SHA-256 of the serving file.
     pub version: String,
+    /// The key id that signed the serving file, when its signature was verified.
+    pub signer: Option<String>,
     pub size_bytes: usize,
     pub capabilities: Vec<String>,
     pub imports: Vec<String>,
@@ -84,6 +87,7 @@ pub struct PluginHost {
     services: Arc<HostServices>,
     slots: Vec<Arc<PluginSlot>>,
     dir: PathBuf,
+    signatures: SignaturePolicy,
 }
 
 impl PluginHost {
@@ -97,11 +101,13 @@ impl PluginHost {
                 "plugins: cannot start the WebAssembly engine: {e:#}"
             )]
         })?;
+        let signatures = SignaturePolicy::new(&config.trusted_keys, config.signatures_required())
+            .map_err(|e| vec![format!("plugins.trusted_keys: {e}")])?;
         let mut slots = Vec::new();
         let mut problems = Vec::new();
         for entry in &config.chain {
             let path = resolve(&config.dir, &entry.path);
-            let loaded = match load_blocking(&runtime, entry, &path).await {
+            let loaded = match load_blocking(&runtime, &signatures, entry, &path).await {
                 Ok(l) => self_test(entry, &services, l).await,
                 Err(e) => Err(e),
             };
@@ -134,6 +140,7 @@ impl PluginHost {
             services,
             slots,
             dir: config.dir.clone(),
+            signatures,
         })
     }
 
@@ -365,7 +372,9 @@ impl PluginHost {
                     error: None,
                 }
             }
-            Ok(_) => match load_blocking(&self.runtime, &slot.entry, &slot.path).await {
+            Ok(_) => match load_blocking(&self.runtime, &self.signatures, &slot.entry, &slot.path)
+                .await
+            {
                 Ok(l) => self_test(&slot.entry, &self.services, l).await,
                 Err(e) => Err(e),
             },
@@ -423,6 +432,7 @@ impl PluginHost {
                     hook: s.entry.hook.to_string(),
                     path: s.path.display().to_string(),
                     version: cur.sha256.clone(),
+                    signer: cur.signer.clone(),
                     size_bytes: cur.size,
                     capabilities: s.entry.capabilities.iter().map(|c| c.to_string()).collect(),
                     imports: cur.imports.clone(),
@@ -531,11 +541,13 @@ impl RequestContext {
 /// milliseconds to seconds of CPU).
 async fn load_blocking(
     runtime: &Runtime,
+    signatures: &SignaturePolicy,
     entry: &PluginEntry,
     path: &Path,
 ) -> Result<LoadedPlugin, String> {
     let (runtime, entry, path) = (runtime.clone(), entry.clone(), path.to_path_buf());
-    tokio::task::spawn_blocking(move || loader::load(&runtime, &entry, &path))
+    let signatures = signatures.clone();
+    tokio::task::spawn_blocking(move || loader::load(&runtime, &signatures, &entry, &path))
         .await
         .map_err(|e| format!("plugin loading failed: {e}"))?
 }

@@ -44,12 +44,17 @@ pub fn start(host: Arc<PluginHost>) -> notify::Result<PluginWatcher> {
             while let Ok(Some(p)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
                 touched.insert(p);
             }
+            // A signature file (`x.wasm.sig`) stands for its plugin file.
             let names: HashSet<_> = touched
                 .iter()
-                .filter_map(|p| p.file_name().map(|n| n.to_owned()))
+                .filter_map(|p| p.file_name())
+                .map(|n| {
+                    let n = n.to_string_lossy();
+                    n.strip_suffix(".sig").unwrap_or(&n).to_string()
+                })
                 .collect();
             for slot in host.slots() {
-                if slot.path.file_name().is_some_and(|n| names.contains(n)) {
+                if (slot.path.file_name()).is_some_and(|n| names.contains(&*n.to_string_lossy())) {
                     host.reload(slot).await;
                 }
             }

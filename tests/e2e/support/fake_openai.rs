@@ -247,6 +247,13 @@ enum Ending {
 /// Records when a streamed answer is dropped before its last event was taken.
 struct DropWatch(Option<Shared>);
 
+impl DropWatch {
+    /// The stream ran to its end: its drop is not a cancellation.
+    fn finished(&mut self) {
+        self.0 = None;
+    }
+}
+
 impl Drop for DropWatch {
     fn drop(&mut self) {
         if let Some(inner) = self.0.take() {
@@ -300,9 +307,8 @@ fn event_stream(reply: &str, ending: Ending, pause: Duration, mut watch: DropWat
     let last = events.len();
     let body =
         futures::stream::iter(events.into_iter().enumerate()).then(move |(i, (pause, event))| {
-            // Taken whole: the stream ran to its end, so its drop is not a cancellation.
             if i + 1 == last {
-                watch.0 = None;
+                watch.finished();
             }
             async move {
                 tokio::time::sleep(pause).await;
