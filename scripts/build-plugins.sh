@@ -6,6 +6,8 @@
 #   tests/plugins/*     -> tests/plugins/dist/<name>.wasm    (host test probes)
 #                          + version-echo-1.wasm / version-echo-2.wasm
 #   examples/plugins/*  -> examples/plugins/dist/<name>.wasm (documentation)
+#   examples/plugins/*-js, *-py -> examples/plugins/dist/<name>.wasm
+#                          (JavaScript and Python: scripts/build-plugins-js-py.sh)
 #
 # Idempotent: cargo skips what is up to date, files are only copied when they
 # changed, and the version-echo variants are rebuilt only when their inputs
@@ -121,5 +123,9 @@ for crate in $(members "$ROOT/examples/plugins"); do
     build "$ROOT/examples/plugins/$crate/Cargo.toml"
     install_wasm "$OUT/$(wasm_name "$crate")" "$ROOT/examples/plugins/dist/$crate.wasm"
 done
+
+# 4. The JavaScript/TypeScript and Python examples (examples/plugins/*-js, *-py), with
+#    componentize-js and componentize-py, installed pinned on first use.
+"$ROOT/scripts/build-plugins-js-py.sh"
 
 log "done: components in plugins/dist, tests/plugins/dist, examples/plugins/dist"

@@ -13,6 +13,10 @@
 #   tests/browser/node_modules       npm ci (package-lock.json)
 #   tests/clients/node/node_modules  npm ci: the pinned `openai` npm package
 #   tests/clients/python/.venv       the pinned `openai` Python package (requirements.txt)
+#   sdk/js/node_modules              npm ci: the pinned JavaScript plugin build tools
+#                                    (componentize-js, jco, rolldown)
+#   sdk/python/.venv                 the pinned componentize-py (sdk/python/requirements.txt)
+#                                    for the Python plugins
 #
 # Idempotent and quiet: prints nothing and takes well under a second when everything
 # is in place (the npm and venv installs are redone only when their lock or
@@ -149,6 +153,8 @@ npm_ci() {
 }
 npm_ci tests/browser
 npm_ci tests/clients/node
+# The JavaScript plugin build tools (sdk/js/tools/autbot-plugin.mjs writes the same stamp).
+npm_ci sdk/js
 
 # ---- Python ----------------------------------------------------------------------
 # The venv is rebuilt when requirements.txt or the python3 it was made with changed.
@@ -164,3 +170,6 @@ if ! [ -x "$VENV/bin/python" ] || ! [ -f "$stamp" ] || [ "$(cat "$stamp")" != "$
     printf '%s\n' "$sum" >"$stamp"
     say "installed $(grep -E '^openai==' "$REQUIREMENTS") into $VENV ($((SECONDS - started)) s)"
 fi
+
+# componentize-py for the Python plugins, into sdk/python/.venv (silent when in place).
+python3 sdk/python/tools/autbot_plugin.py install

@@ -42,8 +42,10 @@ fn config(work: &std::path::Path) -> Config {
 }
 
 async fn start(c: Config) -> String {
-    let state = autbot::serve::build_state(c).await.expect("state");
-    state.engine.load_or_build().await.expect("index");
+    let checked = autbot::config::check(c).expect("valid configuration");
+    let state = autbot::serve::build_state(checked).await.expect("state");
+    let stored = state.indexer.check_stored().expect("index");
+    state.indexer.load_or_build(stored).await.expect("index");
     let app = autbot::app::router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -76,7 +76,8 @@ fn main() {
                 overlap: 120,
             },
             &embedder,
-            autbot::engine::search_params(&autbot::config::Config::default()).exhaustive_max_bytes,
+            autbot::rag::params::SearchParams::from_config(&autbot::config::Config::default())
+                .exhaustive_max_bytes,
             false,
         ))
         .unwrap();
@@ -103,7 +104,7 @@ fn load(dir: &std::path::Path) {
     let index = autbot::rag::store::load(dir, manifest).unwrap();
     // As the server does before serving it (the default configuration makes the 4-bit
     // codes for exhaustive search at this size).
-    index.prepare(&autbot::engine::search_params(
+    index.prepare(&autbot::rag::params::SearchParams::from_config(
         &autbot::config::Config::default(),
     ));
     let secs = t.elapsed().as_secs_f64();

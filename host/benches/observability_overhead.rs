@@ -23,7 +23,8 @@ async fn per_request(metrics: bool, work: &std::path::Path) -> f64 {
     c.plugins.cache_dir = Some(work.join("plugin-cache"));
     c.index.dir = work.join("index");
     c.observability.metrics_enabled = metrics;
-    let state = autbot::serve::build_state(c).await.unwrap();
+    let checked = autbot::config::check(c).expect("valid configuration");
+    let state = autbot::serve::build_state(checked).await.unwrap();
     let app = autbot::app::router(state);
     for _ in 0..1000 {
         let _ = app

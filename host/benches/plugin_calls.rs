@@ -36,7 +36,7 @@ async fn main() {
     c.plugins.dir = repo().join("plugins/dist");
     let cache = tempfile::tempdir().unwrap();
     c.plugins.cache_dir = Some(cache.path().to_path_buf());
-    let search_params = autbot::engine::search_params(&c);
+    let search_params = autbot::rag::params::SearchParams::from_config(&c);
     let services = || {
         Arc::new(HostServices {
             index: Arc::new(LiveIndex::default()),

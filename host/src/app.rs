@@ -1,65 +1,36 @@
-//! Application state and the router, with the request pipeline in one visible order.
+//! The router: the routes, and the request pipeline in one visible order.
 
 use crate::api;
-use crate::config::{AdminKeys, Config};
-use crate::engine::Engine;
+use crate::config::Config;
 use crate::net::slots::KeyedSlots;
+use crate::pipeline::admin_auth::AdminAuth;
 use crate::pipeline::auth_failures::{self, AuthFailures};
 use crate::pipeline::body_read::{self, BodyRead};
 use crate::pipeline::client_concurrency;
 use crate::pipeline::client_key::{self, ClientKeys};
-use crate::pipeline::rate_limit::RateLimitLayer;
 use crate::pipeline::{
     access_log, admin_auth, client_addr, cors, error_body, load_shed, rate_limit, request_id,
     timeout,
 };
-use crate::rate_limit::client_ip::ClientIpResolver;
-use crate::rate_limit::RateLimiter;
-use crate::redis_store::RedisStore;
+/// Handlers outside this file's last change still name the state here; it lives in
+/// [`crate::state`].
+pub use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use axum::Router;
-use metrics_exporter_prometheus::PrometheusHandle;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tower::util::option_layer;
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 
-/// Shared state of the HTTP handlers.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub admin_keys: Arc<AdminKeys>,
-    pub engine: Arc<Engine>,
-    pub lifecycle: Arc<Lifecycle>,
-    /// The shared store, when a backend uses Redis.
-    pub redis: Option<Arc<RedisStore>>,
-    /// Per-client rate limiting (none when `rate_limit.enabled = false`).
-    pub rate_limit: Option<RateLimitLayer>,
-    /// The process's limiter (also counts failed API keys, whatever `rate_limit.enabled`).
-    pub limiter: Arc<RateLimiter>,
-    /// The Prometheus recorder (none when metrics are disabled).
-    pub metrics: Option<PrometheusHandle>,
-}
-
-/// Process lifecycle flags.
-#[derive(Debug, Default)]
-pub struct Lifecycle {
-    shutting_down: AtomicBool,
-}
-
-impl Lifecycle {
-    /// Marks the start of graceful shutdown (readiness turns 503).
-    pub fn begin_shutdown(&self) {
-        self.shutting_down.store(true, Ordering::SeqCst);
-    }
-
-    /// Whether shutdown has begun.
-    pub fn is_shutting_down(&self) -> bool {
-        self.shutting_down.load(Ordering::SeqCst)
+/// `/` and its assets, when `server.chat_page`.
+fn chat_page_routes(config: &Config) -> Router<AppState> {
+    if config.server.chat_page {
+        api::chat_page::routes()
+    } else {
+        Router::new()
     }
 }
 
@@ -76,11 +47,20 @@ fn openai_routes(config: &Config) -> Router<AppState> {
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
+    let api_key_header = state.api_key_header.name().clone();
     let admin = Router::new()
         .route("/reindex", post(api::admin::reindex))
         .route("/plugins", get(api::admin::plugins))
         .route("/plugins/reload", post(api::admin::reload_plugins))
-        .route_layer(from_fn_with_state(state.clone(), admin_auth::layer));
+        .route("/plugins/{name}/promote", post(api::admin::promote))
+        .route("/plugins/{name}/rollback", post(api::admin::rollback))
+        .route_layer(from_fn_with_state(
+            AdminAuth {
+                keys: state.admin_keys.clone(),
+                header: state.api_key_header.clone(),
+            },
+            admin_auth::layer,
+        ));
     let permits = Arc::new(tokio::sync::Semaphore::new(
         config.server.max_concurrent_requests,
     ));
@@ -88,7 +68,7 @@ pub fn router(state: AppState) -> Router {
     let limit = config.server.body_limit_bytes;
     let client_keys = ClientKeys::new(
         &config.security.client_keys,
-        &config.security.api_key_header,
+        state.api_key_header.clone(),
         config.security.require_client_key,
     )
     .map(|keys| from_fn_with_state(keys, client_key::layer));
@@ -96,12 +76,12 @@ pub fn router(state: AppState) -> Router {
         .rate_limit
         .clone()
         .map(|rl| from_fn_with_state(rl, rate_limit::layer));
-    let client_ips = Arc::new(ClientIpResolver::new(&config.rate_limit));
+    let client_ips = state.client_ips.clone();
     let per_client = KeyedSlots::new(config.server.max_concurrent_per_client);
     let failed_keys = AuthFailures::new(
         state.limiter.clone(),
         config.rate_limit.failed_auth_per_minute,
-        &config.security.api_key_header,
+        api_key_header.clone(),
     )
     .map(|gate| from_fn_with_state(gate, auth_failures::layer));
     let body_read = BodyRead {
@@ -127,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/version", get(api::version::version))
         .merge(openai_routes(&config))
+        .merge(chat_page_routes(&config))
         .route("/health", get(api::health::health))
         .route("/ready", get(api::health::ready))
         .route("/openapi.json", get(api::openapi::openapi))
@@ -141,7 +122,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(from_fn(request_id::layer))
                 .layer(from_fn(access_log::layer))
                 .layer(option_layer(http_metrics))
-                .layer(cors::layer(&config.security))
+                .layer(cors::layer(&config.security, &api_key_header))
                 .layer(from_fn(error_body::layer))
                 // A panic in a handler becomes a 500 (reported like any 5xx), not a dropped connection.
                 .layer(tower_http::catch_panic::CatchPanicLayer::new())

@@ -78,7 +78,8 @@ pub enum ModelCommand {
 /// `autbot plugin ...`.
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// Build a plugin crate (or a workspace of them) into WebAssembly components.
+    /// Build a plugin crate (or a workspace of them), or a JavaScript/TypeScript
+    /// (package.json) or Python (pyproject.toml) plugin folder, into WebAssembly components.
     Build {
         /// The crate or workspace folder.
         dir: PathBuf,
@@ -92,6 +93,40 @@ pub enum PluginCommand {
     Inspect {
         /// The `.wasm` file.
         file: PathBuf,
+    },
+    /// Run one hook of a component on sample input, in the server's sandbox with its
+    /// limits, against stand-in capabilities; or a folder of golden cases (`--cases`).
+    Test {
+        /// The `.wasm` file.
+        file: PathBuf,
+        /// `preprocessor`, `ranker` or `prompt-builder`.
+        #[arg(long)]
+        hook: String,
+        /// One input (JSON: `{"query", "passages", "history"}`).
+        #[arg(long, conflicts_with = "cases")]
+        input: Option<PathBuf>,
+        /// The expected output (JSON); a difference fails with a diff.
+        #[arg(long, requires = "input")]
+        expect: Option<PathBuf>,
+        /// A folder of case files (`{"input", "expect", "config", "llm_reply"}`).
+        #[arg(long)]
+        cases: Option<PathBuf>,
+        /// Documents the `search` capability answers from (indexed on the spot).
+        #[arg(long)]
+        docs: Option<PathBuf>,
+        /// What the `llm` capability answers (default: no model, an error).
+        #[arg(long)]
+        llm_reply: Option<String>,
+        /// Capabilities granted (default: all); give the chain entry's to check it.
+        #[arg(long, value_delimiter = ',')]
+        grant: Option<Vec<String>>,
+        /// A plugin setting, `key=value` (value as TOML, else a string); repeatable.
+        #[arg(long = "set")]
+        settings: Vec<String>,
+        #[arg(long)]
+        deadline_ms: Option<u64>,
+        #[arg(long)]
+        memory_mb: Option<u64>,
     },
     /// Create an ed25519 key pair for signing plugins: the secret key goes to `--out`
     /// (mode 0600), the public key (for plugins.trusted_keys) is printed.
@@ -116,7 +151,7 @@ pub enum PluginCommand {
         /// The `.wasm` file.
         file: PathBuf,
     },
-    /// Scaffold a new plugin crate.
+    /// Scaffold a new plugin: a Rust crate, or a JavaScript or Python plugin (`--lang`).
     New {
         /// `preprocessor`, `ranker` or `prompt-builder`.
         hook: String,
@@ -125,5 +160,18 @@ pub enum PluginCommand {
         /// Parent folder of the new crate (default: current folder).
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+        /// The plugin's language: `rust` (a crate), `js` (JavaScript/TypeScript, sdk/js)
+        /// or `python` (sdk/python).
+        #[arg(long, value_enum, default_value = "rust")]
+        lang: crate::plugin_tools::polyglot::Lang,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

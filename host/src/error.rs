@@ -34,6 +34,9 @@ pub enum Error {
     /// The route exists but not for this method. 405.
     #[error("method not allowed on this route")]
     MethodNotAllowed,
+    /// The request conflicts with the current state (e.g. no candidate to promote). 409.
+    #[error("{0}")]
+    Conflict(String),
     /// The body is larger than `server.body_limit_bytes`. 413.
     #[error("the request body is larger than the server accepts (server.body_limit_bytes)")]
     PayloadTooLarge,
@@ -104,6 +107,7 @@ impl Error {
             Error::InvalidApiKey => StatusCode::FORBIDDEN,
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -129,6 +133,7 @@ impl Error {
             Error::InvalidApiKey => "invalid_api_key",
             Error::NotFound { .. } => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
+            Error::Conflict(_) => "conflict",
             Error::PayloadTooLarge => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::Unprocessable { code, .. } => code,

@@ -15,7 +15,7 @@
 //! `numeric`, `multi-hop`, `paraphrase`, `stale` by convention) and defaults to
 //! `unlabelled`.
 
-use crate::config::{CacheBackend, Config, SharedBackend};
+use crate::config::{CacheBackend, Checked, SharedBackend};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -183,7 +183,9 @@ pub struct Report {
 /// Builds the engine the server would build from `config` (with the answer cache, Redis
 /// and metrics off), indexes `options.data` or loads the configured index, and asks
 /// every question.
-pub async fn run(mut config: Config, options: &Options) -> Result<Report, String> {
+pub async fn run(mut checked: Checked, options: &Options) -> Result<Report, String> {
+    // What follows changes only values that checking did not parse.
+    let config = &mut checked.config;
     let questions = load_questions(&options.questions)?;
     let top_k = options.top_k.unwrap_or(config.index.top_k.max(5));
     if !(1..=50).contains(&top_k) {
@@ -199,7 +201,7 @@ pub async fn run(mut config: Config, options: &Options) -> Result<Report, String
             }
         }
         Retriever::Vector => {
-            let w = config.index.vector_weight_for(&config.embeddings);
+            let w = crate::embeddings::vector_weight(&config.index, &config.embeddings);
             config.index.vector_weight = Some(if w > 0.0 { w } else { 1.0 });
             config.index.bm25_weight = 0.0;
         }
@@ -225,18 +227,23 @@ pub async fn run(mut config: Config, options: &Options) -> Result<Report, String
         None => None,
     };
     let data_dir = config.index.data_dir.display().to_string();
-    let state = crate::serve::build_state(config)
+    let state = crate::serve::build_state(checked)
         .await
         .map_err(|problems| format!("cannot build the pipeline:\n{}", problems.join("\n")))?;
     let engine = state.engine.clone();
+    let indexer = &state.indexer;
     if temp_index.is_some() {
         eprintln!("indexing {data_dir} ...");
-        let report = engine.reindex().await?;
+        let report = indexer.reindex().await.map_err(|e| e.to_string())?;
         for s in &report.skipped {
             eprintln!("skipped {}: {}", s.path, s.reason);
         }
     } else {
-        engine.load_or_build().await?;
+        let stored = indexer.check_stored().map_err(|e| e.to_string())?;
+        indexer
+            .load_or_build(stored)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     let index = engine
         .index
@@ -263,7 +270,7 @@ pub async fn run(mut config: Config, options: &Options) -> Result<Report, String
     for (n, q) in questions.iter().enumerate() {
         let request_id = format!("eval-{}", n + 1);
         let started = Instant::now();
-        let ask = crate::engine::Ask::new(&q.question, &request_id);
+        let ask = crate::answer::Ask::new(&q.question, &request_id);
         let outcome = engine.answer(&ask, true).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let expected = q.source.paths();

@@ -1,7 +1,8 @@
 //! The `autbot` binary.
 
 use autbot::cli::{Cli, Command, ModelCommand, PluginCommand};
-use autbot::config::{self, Config};
+use autbot::config::{self, Checked, Config};
+use autbot::indexer::IndexSettings;
 use autbot::{observability, plugin_tools, serve};
 use clap::Parser;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,32 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{}", autbot::plugins::inspect::inspect(&file, plugins)?);
             Ok(())
         }
+        Command::Plugin(PluginCommand::Test {
+            file,
+            hook,
+            input,
+            expect,
+            cases,
+            docs,
+            llm_reply,
+            grant,
+            settings,
+            deadline_ms,
+            memory_mb,
+        }) => {
+            let setup = plugin_tools::test_setup(
+                file,
+                &hook,
+                docs,
+                llm_reply,
+                grant,
+                &settings,
+                deadline_ms,
+                memory_mb,
+            )?;
+            let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+            runtime.block_on(plugin_tools::test(&setup, input, expect, cases))
+        }
         Command::Plugin(PluginCommand::Keygen { out }) => {
             let public = plugin_tools::keygen(&out)?;
             println!("secret key written to {} (keep it secret)", out.display());
@@ -49,8 +76,13 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("{}: good signature by {signer}", file.display());
             Ok(())
         }
-        Command::Plugin(PluginCommand::New { hook, name, dir }) => {
-            let path = plugin_tools::scaffold(&hook, &name, &dir)?;
+        Command::Plugin(PluginCommand::New {
+            hook,
+            name,
+            dir,
+            lang,
+        }) => {
+            let path = plugin_tools::polyglot::scaffold(lang, &hook, &name, &dir)?;
             println!("created {}", path.display());
             Ok(())
         }
@@ -93,7 +125,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::CheckConfig => {
-            let config = load_valid_config(cli.config.as_deref())?;
+            let config = load_valid_config(cli.config.as_deref())?.config;
             // Secrets are serialised as "[redacted]"; URLs (llm/embeddings base_url,
             // redis.url, plugin settings) with their credentials as "***".
             let text = toml::to_string_pretty(&config).map_err(|e| e.to_string())?;
@@ -101,7 +133,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Index { data } => {
-            let mut config = load_valid_config(cli.config.as_deref())?;
+            let mut config = load_valid_config(cli.config.as_deref())?.config;
             if let Some(d) = data {
                 config.index.data_dir = d;
             }
@@ -133,11 +165,11 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Serve => {
-            let config = load_valid_config(cli.config.as_deref())?;
-            let _logs = observability::init(&config.observability);
-            let sentry = observability::sentry::init(&config)?;
+            let checked = load_valid_config(cli.config.as_deref())?;
+            let _logs = observability::init(&checked.config.observability);
+            let sentry = observability::sentry::init(&checked.config)?;
             let result = runtime()?
-                .block_on(serve::serve(config))
+                .block_on(serve::serve(checked))
                 .map_err(|e| format!("{e:#}"));
             // Send what is pending before exiting.
             sentry.flush(std::time::Duration::from_secs(3));
@@ -161,14 +193,8 @@ fn load_config(path: Option<&Path>) -> Result<Config, String> {
     config::load(&path, required).map_err(|problems| report(&problems))
 }
 
-fn load_valid_config(path: Option<&Path>) -> Result<Config, String> {
-    let config = load_config(path)?;
-    let problems = config::validate(&config);
-    if problems.is_empty() {
-        Ok(config)
-    } else {
-        Err(report(&problems))
-    }
+fn load_valid_config(path: Option<&Path>) -> Result<Checked, String> {
+    config::check(load_config(path)?).map_err(|problems| report(&problems))
 }
 
 /// One line per problem. A problem may quote a value (a URL with a password in it):
@@ -184,20 +210,10 @@ fn report(problems: &[String]) -> String {
 
 async fn index(config: Config) -> Result<(), String> {
     let embedder = autbot::embeddings::from_config(&config.embeddings)?;
-    let paths = autbot::engine::ingest_paths(&config);
-    let params = autbot::rag::chunk::ChunkParams {
-        size: config.index.chunk_size,
-        overlap: config.index.chunk_overlap,
-    };
-    let exhaustive_max_bytes = autbot::engine::search_params(&config).exhaustive_max_bytes;
-    let (_, report) = autbot::rag::ingest::build(
-        &paths,
-        params,
-        embedder.as_ref(),
-        exhaustive_max_bytes,
-        true,
-    )
-    .await?;
+    let settings = IndexSettings::from_config(&config);
+    let (_, report) = autbot::indexer::build(&settings, embedder.as_ref(), true)
+        .await
+        .map_err(|e| e.to_string())?;
     for s in &report.skipped {
         eprintln!("skipped {}: {}", s.path, s.reason);
     }
@@ -209,7 +225,7 @@ async fn index(config: Config) -> Result<(), String> {
         report.reused,
         report.skipped.len(),
         report.seconds,
-        paths.index_dir.display()
+        settings.paths.index_dir.display()
     );
     Ok(())
 }

@@ -3,6 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// JavaScript/TypeScript and Python plugins (`plugin new --lang`, `plugin build`).
+pub mod polyglot;
+
 /// The target plugins are built for.
 pub const TARGET: &str = "wasm32-wasip2";
 
@@ -36,6 +39,9 @@ pub fn ensure_target() -> Result<(), String> {
 /// Builds every cdylib of the crate or workspace in `dir` for `wasm32-wasip2` and copies
 /// the components to `out` as `<crate-name>.wasm`.
 pub fn build(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, String> {
+    if let Some(lang) = polyglot::detect(dir) {
+        return polyglot::build(lang, dir, out);
+    }
     ensure_target()?;
     let manifest = dir.join("Cargo.toml");
     if !manifest.exists() {
@@ -213,4 +219,95 @@ pub fn verify(trusted: &[String], file: &Path) -> Result<String, String> {
     policy
         .check(&name, file, &bytes)?
         .ok_or_else(|| format!("{name}: not verified"))
+}
+
+/// The `autbot plugin test` setup from its arguments.
+#[allow(clippy::too_many_arguments)]
+pub fn test_setup(
+    file: PathBuf,
+    hook: &str,
+    docs: Option<PathBuf>,
+    llm_reply: Option<String>,
+    grant: Option<Vec<String>>,
+    settings: &[String],
+    deadline_ms: Option<u64>,
+    memory_mb: Option<u64>,
+) -> Result<crate::plugin_test::TestSetup, String> {
+    use crate::config::{Capability, Hook};
+    let hook: Hook = serde_json::from_value(serde_json::Value::String(hook.into()))
+        .map_err(|_| format!("--hook: `{hook}` is not preprocessor, ranker or prompt-builder"))?;
+    let grant = grant
+        .map(|names| {
+            names
+                .iter()
+                .filter(|n| !n.is_empty())
+                .map(|n| {
+                    serde_json::from_value::<Capability>(serde_json::Value::String(n.clone()))
+                        .map_err(|_| format!("--grant: `{n}` is not a capability"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    let mut config = toml::Table::new();
+    for s in settings {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| format!("--set: `{s}` is not key=value"))?;
+        let value = toml::from_str::<toml::Table>(&format!("v = {v}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(v.to_string()));
+        config.insert(k.trim().to_string(), value);
+    }
+    Ok(crate::plugin_test::TestSetup {
+        file,
+        hook,
+        grant,
+        docs,
+        llm_reply,
+        config,
+        deadline_ms,
+        memory_mb,
+    })
+}
+
+/// `autbot plugin test`: one input (optionally checked) or a folder of cases.
+pub async fn test(
+    setup: &crate::plugin_test::TestSetup,
+    input: Option<PathBuf>,
+    expect: Option<PathBuf>,
+    cases: Option<PathBuf>,
+) -> Result<(), String> {
+    use crate::plugin_test::{describe, run_cases, run_once, CaseInput};
+    let read_json = |p: &Path| -> Result<serde_json::Value, String> {
+        let text =
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", p.display()))
+    };
+    if let Some(dir) = cases {
+        let (report, ok) = run_cases(setup, &dir).await?;
+        print!("{report}");
+        return if ok {
+            Ok(())
+        } else {
+            Err("some cases failed".into())
+        };
+    }
+    let input = input.ok_or("give --input (one case) or --cases (a folder)")?;
+    let case: CaseInput = serde_json::from_value(read_json(&input)?)
+        .map_err(|e| format!("{}: not an input: {e}", input.display()))?;
+    let report = run_once(setup, &case).await?;
+    print!("{}", describe(setup, &report));
+    if let Some(expect) = expect {
+        let want = read_json(&expect)?;
+        if want != report.output {
+            return Err(format!(
+                "the result differs from {}:\n{}",
+                expect.display(),
+                crate::plugin_test::diff(&want, &report.output)
+            ));
+        }
+        println!("matches {}", expect.display());
+    }
+    Ok(())
 }

@@ -1,23 +1,31 @@
 //! `autbot serve`: build the application state, listen, load the index in the
 //! background, watch plugins, and shut down gracefully on SIGTERM/SIGINT.
 
-use crate::app::{router, AppState, Lifecycle};
+use crate::app::router;
 use crate::cache::ResponseCache;
-use crate::config::{AdminKeys, Config};
-use crate::config::{CacheBackend, SharedBackend};
-use crate::engine::{search_params, Engine, EngineParts};
+use crate::config::{CacheBackend, Checked, SharedBackend};
+use crate::engine::{Engine, EngineParts};
+use crate::indexer::{IndexSettings, Indexer};
 use crate::pipeline::rate_limit::RateLimitLayer;
 use crate::plugins::{HostServices, PluginHost};
 use crate::rag::live::LiveIndex;
+use crate::rate_limit::client_ip::ClientIpResolver;
 use crate::rate_limit::{Policy, RateLimiter};
 use crate::redis_store::RedisStore;
+use crate::state::{AppState, Lifecycle};
 use crate::{embeddings, llm};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Builds everything the server needs. Plugins are compiled and verified here: a
 /// plugin that fails its checks refuses the start.
-pub async fn build_state(config: Config) -> Result<AppState, Vec<String>> {
+pub async fn build_state(checked: Checked) -> Result<AppState, Vec<String>> {
+    let Checked {
+        config,
+        admin_keys,
+        api_key_header,
+        trusted_proxies,
+    } = checked;
     let config = Arc::new(config);
     // First, so that what start-up records (plugin versions) is kept.
     let metrics_handle = if config.observability.metrics_enabled {
@@ -25,11 +33,6 @@ pub async fn build_state(config: Config) -> Result<AppState, Vec<String>> {
     } else {
         None
     };
-    let admin_keys = AdminKeys::load(
-        &config.security.admin_api_keys,
-        config.security.admin_api_keys_file.as_deref(),
-    )
-    .map_err(|e| vec![e])?;
     let embedder = embeddings::from_config(&config.embeddings).map_err(|e| vec![e])?;
     let price = config
         .observability
@@ -51,33 +54,42 @@ pub async fn build_state(config: Config) -> Result<AppState, Vec<String>> {
     } else {
         llm::budget::BudgetedLlm::wrap(llm, limiter.clone(), config.rate_limit.llm_calls_per_minute)
     };
-    let index = Arc::new(LiveIndex::default());
+    let indexer = Arc::new(Indexer::new(
+        IndexSettings::from_config(&config),
+        Arc::new(LiveIndex::default()),
+        embedder.clone(),
+    ));
     let services = Arc::new(HostServices {
-        index: index.clone(),
+        index: indexer.live().clone(),
         embedder: embedder.clone(),
         llm: llm.clone(),
-        search_params: search_params(&config),
+        search_params: indexer.settings().search,
     });
     let plugins = PluginHost::new(&config.plugins, services).await?;
-    let engine = Engine::new(
-        &config,
-        EngineParts {
-            index,
-            embedder,
-            llm,
-            plugins: Arc::new(plugins),
-            cache: ResponseCache::new(&config.cache, redis.clone()),
-        },
-    );
+    let engine = Engine::new(EngineParts {
+        indexer: indexer.clone(),
+        embedder,
+        llm,
+        plugins: Arc::new(plugins),
+        cache: ResponseCache::new(&config.cache, redis.clone()),
+    });
     let rate_limit = config.rate_limit.enabled.then(|| RateLimitLayer {
         limiter: limiter.clone(),
         client: Policy::new("ip", config.rate_limit.client_policy()),
         admin: Policy::new("admin", config.rate_limit.admin),
     });
+    let client_ips = Arc::new(ClientIpResolver::new(
+        trusted_proxies,
+        config.rate_limit.client_ip_header,
+        config.rate_limit.ipv6_prefix_len,
+    ));
     Ok(AppState {
         config,
         admin_keys: Arc::new(admin_keys),
+        api_key_header,
+        client_ips,
         engine: Arc::new(engine),
+        indexer,
         lifecycle: Arc::new(Lifecycle::default()),
         redis,
         rate_limit,
@@ -87,34 +99,35 @@ pub async fn build_state(config: Config) -> Result<AppState, Vec<String>> {
 }
 
 /// Runs the server until a shutdown signal, then drains for the grace period.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+pub async fn serve(checked: Checked) -> anyhow::Result<()> {
+    let config = &checked.config;
     let addr = format!("{}:{}", config.server.host, config.server.port);
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
     let watch = config.plugins.watch;
-    let limits = crate::net::Limits::new(&config);
-    let state = build_state(config).await.map_err(|problems| {
+    let state = build_state(checked).await.map_err(|problems| {
         for p in &problems {
             tracing::error!("{p}");
         }
         anyhow::anyhow!("cannot start:\n{}", problems.join("\n"))
     })?;
     // A stored index made with another embedding model is a start-up error (unless the
-    // configuration asks for a rebuild).
-    state
-        .engine
-        .stored_manifest()
+    // configuration asks for a rebuild); what is found here is what gets loaded.
+    let stored = state
+        .indexer
+        .check_stored()
         .map_err(|e| anyhow::anyhow!("cannot start:\n{e}"))?;
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .map_err(|e| anyhow::anyhow!("server.host/server.port: cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr()?;
+    let limits = crate::net::Limits::new(&state.config.server, state.client_ips.clone());
     tracing::info!(addr = %local, version = env!("CARGO_PKG_VERSION"), "listening");
 
     // `/metrics` on its own listener (observability.metrics_addr / metrics_port).
     crate::api::metrics::spawn_listener(&state).await?;
-    let engine = state.engine.clone();
+    let indexer = state.indexer.clone();
     tokio::spawn(async move {
-        if let Err(e) = engine.load_or_build().await {
+        if let Err(e) = indexer.load_or_build(stored).await {
             tracing::error!(error = %e, "the index could not be loaded or built; /ready stays 503");
         }
     });

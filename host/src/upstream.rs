@@ -1,12 +1,14 @@
 //! Calls to upstream HTTP APIs (OpenAI-compatible): one error type, and retries with
-//! exponential backoff and jitter on 429/5xx and connection errors, honouring `Retry-After`.
+//! exponential backoff and jitter on 429/5xx and connection errors, honouring
+//! `Retry-After` (the schedule is `backon`'s; see [`send_with_retry`]).
 //!
 //! What an upstream says about a failure (its error body, a streamed error message, a
 //! parse error quoting its answer) never becomes part of an [`UpstreamError`]'s text,
 //! which reaches clients and Sentry: it is logged here, truncated and with credentials
 //! masked ([`crate::config::redacted_excerpt`]), and the error keeps only the status.
 
-use rand::Rng;
+use crate::error::Error;
+use backon::{ExponentialBuilder, Retryable};
 use std::time::Duration;
 
 /// Longest excerpt of an upstream's own words kept for the logs.
@@ -85,49 +87,105 @@ impl UpstreamError {
     }
 }
 
+/// How an upstream failure reaches the client: a timeout is 504, an open circuit or a
+/// spent budget says when to retry, anything else is 502 with the host-written text.
+impl From<UpstreamError> for Error {
+    fn from(e: UpstreamError) -> Self {
+        match e {
+            UpstreamError::Timeout => {
+                Error::Timeout("the language model did not answer in time".into())
+            }
+            UpstreamError::CircuitOpen { retry_after_secs } => {
+                Error::UpstreamUnavailable { retry_after_secs }
+            }
+            UpstreamError::Budget { retry_after_secs } => Error::RateLimited { retry_after_secs },
+            UpstreamError::BudgetUnavailable => Error::NotReady(
+                "the language model budget cannot be checked (redis unreachable); retry shortly"
+                    .into(),
+            ),
+            other => Error::Upstream(other.to_string()),
+        }
+    }
+}
+
 /// Sends the request built by `build` until it succeeds, fails for good, or
-/// `max_retries` retries are spent. Retries 429, 5xx, timeouts and connection errors.
+/// `max_retries` retries are spent. Retries 429, 5xx, timeouts and connection errors,
+/// after the answer's `Retry-After` (at most 30 s) when it has one, else after
+/// [`backoff`].
 pub async fn send_with_retry(
     build: impl Fn() -> reqwest::RequestBuilder,
     max_retries: u32,
 ) -> Result<reqwest::Response, UpstreamError> {
-    let mut attempt = 0;
-    loop {
-        let outcome = build().send().await;
-        let retry_after = match &outcome {
-            Ok(r) if r.status().is_success() => return outcome.map_err(classify),
-            Ok(r) if r.status().as_u16() == 429 || r.status().is_server_error() => r
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .map(|s| Duration::from_secs_f64(s.clamp(0.0, 30.0))),
-            Ok(_) => None,
-            Err(e) if e.is_timeout() || e.is_connect() || e.is_request() => None,
-            Err(_) => return outcome.map_err(classify),
-        };
-        let retryable = match &outcome {
-            Ok(r) => r.status().as_u16() == 429 || r.status().is_server_error(),
-            Err(_) => true,
-        };
-        if !retryable || attempt >= max_retries {
-            let err = match outcome {
-                Ok(r) => status_error(r).await,
-                Err(e) => classify(e),
-            };
-            metrics::counter!(crate::observability::metrics::UPSTREAM_ERRORS, "kind" => err.kind())
-                .increment(1);
-            return Err(err);
+    let attempt = || async {
+        match build().send().await {
+            Ok(r) if r.status().is_success() => Ok(r),
+            Ok(r) => Err(Failure::Status(r)),
+            Err(e) => Err(Failure::Send(e)),
         }
-        attempt += 1;
-        tokio::time::sleep(retry_after.unwrap_or_else(|| backoff(attempt))).await;
+    };
+    let failure = match attempt
+        .retry(backoff(max_retries))
+        .when(Failure::retryable)
+        .adjust(|f, next| next.map(|delay| f.retry_after().unwrap_or(delay)))
+        .await
+    {
+        Ok(r) => return Ok(r),
+        Err(f) => f,
+    };
+    let err = match failure {
+        // Not an upstream failure (the request could not be built): not counted.
+        Failure::Send(e) if !Failure::is_transient(&e) => return Err(classify(e)),
+        Failure::Send(e) => classify(e),
+        Failure::Status(r) => status_error(r).await,
+    };
+    metrics::counter!(crate::observability::metrics::UPSTREAM_ERRORS, "kind" => err.kind())
+        .increment(1);
+    Err(err)
+}
+
+/// How one try failed.
+enum Failure {
+    /// An answer with an error status.
+    Status(reqwest::Response),
+    /// No answer.
+    Send(reqwest::Error),
+}
+
+impl Failure {
+    /// 429, 5xx, timeouts and connection errors: worth another try.
+    fn retryable(&self) -> bool {
+        match self {
+            Failure::Status(r) => r.status().as_u16() == 429 || r.status().is_server_error(),
+            Failure::Send(e) => Self::is_transient(e),
+        }
+    }
+
+    fn is_transient(e: &reqwest::Error) -> bool {
+        e.is_timeout() || e.is_connect() || e.is_request()
+    }
+
+    /// The answer's `Retry-After` in seconds, clamped to 0-30 s.
+    fn retry_after(&self) -> Option<Duration> {
+        let Failure::Status(r) = self else {
+            return None;
+        };
+        r.headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|s| Duration::from_secs_f64(s.clamp(0.0, 30.0)))
     }
 }
 
-/// Exponential backoff with full jitter: 100 ms × 2^(attempt-1), capped at 5 s.
-fn backoff(attempt: u32) -> Duration {
-    let base_ms = (100u64 << (attempt - 1).min(6)).min(5000);
-    Duration::from_millis(rand::thread_rng().gen_range(base_ms / 2..=base_ms))
+/// Exponential backoff with jitter: the n-th retry waits 100 ms × 2^(n-1), capped at
+/// 5 s, times a random factor from 0.5 to 1 (50-100 ms, 100-200 ms, ..., 2.5-5 s).
+fn backoff(max_retries: u32) -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(50))
+        .with_factor(2.0)
+        .with_max_delay(Duration::from_millis(2500))
+        .with_jitter()
+        .with_max_times(max_retries as usize)
 }
 
 /// The error for a failed answer. Its body is logged as a redacted excerpt (OpenAI's
@@ -184,6 +242,20 @@ pub fn error_chain(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use backon::BackoffBuilder;
+
+    #[test]
+    fn the_backoff_doubles_from_100_ms_to_5_s_with_jitter_in_the_upper_half() {
+        for _ in 0..50 {
+            let delays: Vec<Duration> = backoff(9).build().collect();
+            assert_eq!(delays.len(), 9, "one delay per retry");
+            for (n, d) in delays.iter().enumerate() {
+                let base = Duration::from_millis((100u64 << n.min(6)).min(5000));
+                assert!(*d >= base / 2 && *d <= base, "retry {}: {d:?}", n + 1);
+            }
+        }
+        assert_eq!(backoff(0).build().next(), None);
+    }
 
     #[test]
     fn texts_are_generic() {

@@ -5,6 +5,8 @@
 mod support;
 
 mod api;
+mod canary;
+mod chat_page;
 mod config;
 mod disclosure;
 mod hostile_docs;
@@ -16,7 +18,9 @@ mod observability;
 mod openai;
 mod openai_api;
 mod openai_sdks;
+mod plugin_test_runner;
 mod plugins;
+mod polyglot_plugins;
 mod quality;
 mod rate_limit;
 mod response_cache;

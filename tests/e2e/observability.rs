@@ -167,7 +167,8 @@ async fn metrics_parse_and_move_by_exactly_the_right_amounts() {
             &[
                 ("plugin", "query-guard"),
                 ("hook", "preprocessor"),
-                ("outcome", "ok")
+                ("outcome", "ok"),
+                ("version", &plugin_version("query-guard"))
             ]
         ),
         3.0
@@ -178,7 +179,8 @@ async fn metrics_parse_and_move_by_exactly_the_right_amounts() {
             &[
                 ("plugin", "source-weighter"),
                 ("hook", "ranker"),
-                ("outcome", "ok")
+                ("outcome", "ok"),
+                ("version", &plugin_version("source-weighter"))
             ]
         ),
         1.0,

@@ -2,8 +2,8 @@
 
 use crate::app::AppState;
 use crate::error::{Error, ErrorBody};
-use crate::plugins::{PluginStatus, ReloadOutcome};
-use axum::extract::State;
+use crate::plugins::{CanaryActionError, PluginStatus, ReloadOutcome};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
@@ -53,4 +53,71 @@ pub async fn reload_plugins(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<ReloadOutcome>>, Error> {
     Ok(Json(state.engine.plugins.reload_all().await))
+}
+
+/// What a promotion or rollback did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CanaryAction {
+    pub plugin: String,
+    /// `promoted` or `rolled_back`.
+    pub action: &'static str,
+    /// The candidate version concerned (SHA-256).
+    pub version: String,
+}
+
+fn action_error(name: &str, e: CanaryActionError) -> Error {
+    match e {
+        CanaryActionError::UnknownPlugin => Error::NotFound {
+            method: "POST".into(),
+            path: format!(
+                "/admin/plugins/{}",
+                name.chars().take(100).collect::<String>()
+            ),
+        },
+        CanaryActionError::NoCandidate => Error::Conflict(format!(
+            "plugin `{}` has no candidate version serving",
+            name.chars().take(100).collect::<String>()
+        )),
+    }
+}
+
+/// Makes the candidate version the stable one for all traffic (until restart: update
+/// the configuration to keep it).
+#[utoipa::path(post, path = "/admin/plugins/{name}/promote", security(("api_key" = [])),
+    params(("name" = String, Path, description = "The plugin's name")),
+    responses((status = 200, body = CanaryAction), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn promote(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<CanaryAction>, Error> {
+    let version = state
+        .engine
+        .plugins
+        .promote(&name)
+        .map_err(|e| action_error(&name, e))?;
+    Ok(Json(CanaryAction {
+        plugin: name,
+        action: "promoted",
+        version,
+    }))
+}
+
+/// Withdraws the candidate version: the stable one serves all traffic.
+#[utoipa::path(post, path = "/admin/plugins/{name}/rollback", security(("api_key" = [])),
+    params(("name" = String, Path, description = "The plugin's name")),
+    responses((status = 200, body = CanaryAction), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn rollback(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<CanaryAction>, Error> {
+    let version = state
+        .engine
+        .plugins
+        .rollback(&name)
+        .map_err(|e| action_error(&name, e))?;
+    Ok(Json(CanaryAction {
+        plugin: name,
+        action: "rolled_back",
+        version,
+    }))
 }

@@ -5,7 +5,7 @@
 //! the status alone, so plugin, index, model and Redis details (error texts, versions,
 //! host names) are not shown to the internet. Load balancers need only the status code.
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::pipeline::request_id::RequestId;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -54,7 +54,7 @@ fn shows_detail(state: &AppState, headers: &HeaderMap) -> bool {
         return true;
     }
     headers
-        .get(state.config.security.api_key_header.as_str())
+        .get(state.api_key_header.name())
         .and_then(|v| v.to_str().ok())
         .is_some_and(|key| !key.is_empty() && state.admin_keys.contains(key))
 }
@@ -69,7 +69,7 @@ pub async fn ready(
 ) -> (StatusCode, Json<Readiness>) {
     let engine = &state.engine;
     let index = engine.index.get();
-    let index_state = engine.index_state();
+    let index_state = state.indexer.state();
     let mut checks = vec![
         Check {
             name: "shutdown",

@@ -5,7 +5,7 @@
 //! served only on that separate listener ([`spawn_listener`]), and `/metrics` on the
 //! public port answers 404.
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::config::Environment;
 use axum::extract::State;
 use axum::http::{header, Method, Uri};
@@ -76,7 +76,7 @@ pub async fn spawn_listener(state: &AppState) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "metrics listening");
     let app = listener_router(state.clone());
     // The same accept loop as the public port: header timeout, connection caps.
-    let limits = crate::net::Limits::new(config);
+    let limits = crate::net::Limits::new(&config.server, state.client_ips.clone());
     tokio::spawn(crate::net::serve(
         listener,
         app,

@@ -1,6 +1,7 @@
 //! HTTP handlers, one file per route group.
 
 pub mod admin;
+pub mod chat_page;
 pub mod health;
 pub mod metrics;
 pub mod openai;

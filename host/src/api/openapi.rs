@@ -12,7 +12,7 @@
 //! event's name and its `data`, a JSON text whose own schema is given with
 //! `contentMediaType` / `contentSchema` (see [`stream_event_schema`]).
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::config::Config;
 use axum::extract::State;
 use axum::Json;
@@ -57,6 +57,8 @@ pub const QUERY_PATTERN: &str = concat!(
         super::admin::reindex,
         super::admin::plugins,
         super::admin::reload_plugins,
+        super::admin::promote,
+        super::admin::rollback,
     ),
     components(schemas(
         crate::error::ErrorBody,

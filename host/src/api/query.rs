@@ -1,7 +1,8 @@
 //! `POST /api/query`: the prototype-compatible question endpoint.
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::{Error, ErrorBody};
+use crate::pipeline::client_key::Requester;
 use crate::pipeline::json_body::JsonBody;
 use crate::pipeline::request_id::RequestId;
 use axum::extract::State;
@@ -66,6 +67,7 @@ pub struct QueryResponse {
 pub async fn query(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
+    Requester(client): Requester,
     headers: HeaderMap,
     JsonBody(body): JsonBody<QueryRequest>,
 ) -> Result<([(&'static str, &'static str); 1], Json<QueryResponse>), Error> {
@@ -80,7 +82,7 @@ pub async fn query(
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.contains("no-cache") || v.contains("no-store"));
-    let ask = crate::engine::Ask::new(&question, &request_id);
+    let ask = crate::answer::Ask::new(&question, &request_id).from_client(client);
     let (outcome, cache) = state.engine.answer(&ask, bypass).await?;
     let outcome = Arc::unwrap_or_clone(outcome);
     let body = QueryResponse {

@@ -3,9 +3,10 @@
 //! order), then `done` (the whole answer) or `error`.
 
 use super::query::{clean_query, sources, QueryRequest, SourceRef};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::{Error, ErrorBody};
 use crate::llm::Piece;
+use crate::pipeline::client_key::Requester;
 use crate::pipeline::json_body::JsonBody;
 use crate::pipeline::request_id::RequestId;
 use axum::extract::rejection::QueryRejection;
@@ -63,9 +64,10 @@ pub struct DoneEvent {
 pub async fn query_stream(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
+    Requester(client): Requester,
     JsonBody(body): JsonBody<QueryRequest>,
 ) -> Result<Response, Error> {
-    stream_answer(&state, request_id, &body.query).await
+    stream_answer(&state, request_id, client, &body.query).await
 }
 
 /// The same for `GET /api/query/stream?query=...`, so a browser's `EventSource` (which
@@ -86,6 +88,7 @@ pub async fn query_stream(
 pub async fn query_stream_get(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
+    Requester(client): Requester,
     query: Result<Query<QueryRequest>, QueryRejection>,
 ) -> Result<Response, Error> {
     let Ok(Query(body)) = query else {
@@ -94,14 +97,19 @@ pub async fn query_stream_get(
             "the `query` URL parameter is missing, e.g. /api/query/stream?query=What%20is%20AutBot%3F",
         ));
     };
-    stream_answer(&state, request_id, &body.query).await
+    stream_answer(&state, request_id, client, &body.query).await
 }
 
 /// Validates the question and streams its answer.
-async fn stream_answer(state: &AppState, request_id: String, raw: &str) -> Result<Response, Error> {
+async fn stream_answer(
+    state: &AppState,
+    request_id: String,
+    client: String,
+    raw: &str,
+) -> Result<Response, Error> {
     let question = clean_query(raw, state.config.server.max_query_chars)?;
     tracing::debug!(query = %question.chars().take(100).collect::<String>(), "query (stream)");
-    let ask = crate::engine::Ask::new(&question, &request_id);
+    let ask = crate::answer::Ask::new(&question, &request_id).from_client(client);
     let outcome = state.engine.answer_stream(&ask).await?;
     let context = ContextEvent {
         sources: sources(&outcome.passages),

@@ -7,7 +7,7 @@
 mod single_flight;
 
 use crate::config::{CacheBackend, CacheConfig};
-use crate::engine::Outcome;
+use crate::answer::Outcome;
 use crate::redis_store::RedisStore;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;

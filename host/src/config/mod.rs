@@ -1,15 +1,19 @@
 //! Configuration: one typed tree loaded from `autbot.toml`, overridden by
-//! `AUTBOT_<SECTION>__<KEY>` environment variables, validated once at start-up.
+//! `AUTBOT_<SECTION>__<KEY>` environment variables, checked once at start-up
+//! ([`check`]: every problem named by its key; the values it parses come back typed,
+//! [`Checked`]).
 
+mod checked;
 mod load;
 mod secrets;
 mod validate;
 
+pub use checked::{parse_net, ApiKeyHeader, Checked};
 pub use load::load;
 pub use secrets::{redacted_excerpt, redacted_text, redacted_url, AdminKeys, ApiKeyHash};
-pub use validate::validate;
+pub use validate::check;
 
-pub use crate::plugins::{Capability, Hook};
+pub use crate::contract::{Capability, Hook};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -274,7 +278,7 @@ pub struct IndexConfig {
     /// How the vector and BM25 rankings are merged.
     pub fusion: FusionMethod,
     /// Weight of the vector ranking in the fusion (0 disables vector search). Unset:
-    /// chosen for the embedder ([`IndexConfig::vector_weight_for`]): the hashed `local`
+    /// chosen for the embedder (`embeddings::vector_weight`): the hashed `local`
     /// embedder is weaker than BM25 and counts less than a neural or OpenAI one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vector_weight: Option<f64>,
@@ -343,21 +347,6 @@ pub enum FusionMethod {
     Rrf,
 }
 
-impl IndexConfig {
-    /// `vector_weight`, or when it is unset the weight for the embedder `e` makes: the
-    /// hashed `local` embedder (also what `neural` falls back to without a model)
-    /// counts far less than BM25, a neural or OpenAI embedder as much.
-    pub fn vector_weight_for(&self, e: &EmbeddingsConfig) -> f64 {
-        self.vector_weight.unwrap_or(match e.provider {
-            EmbeddingsProvider::Local => LOCAL_VECTOR_WEIGHT,
-            EmbeddingsProvider::Neural if crate::embeddings::neural::is_absent(&e.model_dir) => {
-                LOCAL_VECTOR_WEIGHT
-            }
-            EmbeddingsProvider::Neural | EmbeddingsProvider::Openai => MODEL_VECTOR_WEIGHT,
-        })
-    }
-}
-
 /// Fusion weight of the hashed `local` embedder (BM25's is 1): a tie-breaker. On both
 /// development sets (tests/eval/) it finds no passage BM25 misses, and any larger
 /// weight costs hits (README, *Evaluation*).
@@ -388,6 +377,46 @@ pub struct PluginsConfig {
     /// Refuse plugins without a good signature by a trusted key. Unset: on in
     /// `security.environment = "production"`, off (a warning) in development.
     pub require_signatures: Option<bool>,
+    /// When a candidate version (`canary`) is withdrawn automatically.
+    pub rollback: RollbackConfig,
+}
+
+/// `[plugins.rollback]`: a candidate is withdrawn when, over at least `min_calls`
+/// calls of each version, its failure rate exceeds the stable version's by more than
+/// `failure_rate_margin`, or its p99 latency is above `p99_ratio` times the stable
+/// one's and at least `p99_min_ms` more.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RollbackConfig {
+    pub min_calls: u64,
+    /// In failures per call (0.05 = 5 percentage points).
+    pub failure_rate_margin: f64,
+    pub p99_ratio: f64,
+    pub p99_min_ms: f64,
+}
+
+impl Default for RollbackConfig {
+    fn default() -> Self {
+        Self {
+            min_calls: 100,
+            failure_rate_margin: 0.05,
+            p99_ratio: 2.0,
+            p99_min_ms: 5.0,
+        }
+    }
+}
+
+/// A candidate version of a plugin: `canary = { path = "x-v2.wasm", percent = 10 }`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryEntry {
+    /// Component file, relative to `plugins.dir` unless absolute.
+    pub path: PathBuf,
+    /// Share of clients it serves, 0 to 100 (sticky per client).
+    pub percent: u8,
+    /// Optional pin of the candidate file, as for the stable one.
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 impl PluginsConfig {
@@ -415,6 +444,7 @@ impl Default for PluginsConfig {
             chain: Vec::new(),
             trusted_keys: Vec::new(),
             require_signatures: None,
+            rollback: RollbackConfig::default(),
         }
     }
 }
@@ -441,6 +471,9 @@ pub struct PluginEntry {
     /// Optional pin: the lowercase hex SHA-256 of the component file.
     #[serde(default)]
     pub sha256: Option<String>,
+    /// A candidate version serving a share of clients (same grant and limits).
+    #[serde(default)]
+    pub canary: Option<CanaryEntry>,
     /// Host capabilities the plugin may import.
     #[serde(default)]
     pub capabilities: Vec<Capability>,

@@ -1,11 +1,41 @@
 //! Start-up validation: every problem is reported on its own line naming its key.
 
+use super::checked::{parse_net, ApiKeyHeader, Checked};
 use super::{AdminKeys, Config, EmbeddingsProvider, Environment, LlmProvider};
+use ipnet::IpNet;
 use std::collections::HashSet;
 
-/// Checks the configuration; returns one message per problem.
-pub fn validate(c: &Config) -> Vec<String> {
+/// Checks the configuration. Valid, it comes back with the values checking parsed
+/// ([`Checked`]); otherwise every problem is reported, one message each, naming its key.
+pub fn check(config: Config) -> Result<Checked, Vec<String>> {
+    let (problems, parsed) = rules(&config);
+    match parsed {
+        Parsed {
+            admin_keys: Some(admin_keys),
+            api_key_header: Some(api_key_header),
+            trusted_proxies,
+        } if problems.is_empty() => Ok(Checked {
+            config,
+            admin_keys,
+            api_key_header,
+            trusted_proxies,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// What the rules parse on the way (`None`: it did not parse, and a problem says so).
+#[derive(Default)]
+struct Parsed {
+    admin_keys: Option<AdminKeys>,
+    api_key_header: Option<ApiKeyHeader>,
+    trusted_proxies: Vec<IpNet>,
+}
+
+/// Every rule, section by section: the problems, and what was parsed.
+fn rules(c: &Config) -> (Vec<String>, Parsed) {
     let mut p = Vec::new();
+    let mut parsed = Parsed::default();
     let s = &c.server;
     if s.port > 65535 {
         p.push(format!("server.port: {} is out of range (0-65535)", s.port));
@@ -54,19 +84,22 @@ pub fn validate(c: &Config) -> Vec<String> {
             ));
         }
     }
-    if sec.api_key_header.trim().is_empty()
-        || axum::http::HeaderName::try_from(sec.api_key_header.as_str()).is_err()
-    {
+    parsed.api_key_header = ApiKeyHeader::parse(&sec.api_key_header);
+    if parsed.api_key_header.is_none() {
         p.push(format!(
             "security.api_key_header: `{}` is not a valid header name",
             sec.api_key_header
         ));
     }
     match AdminKeys::load(&sec.admin_api_keys, sec.admin_api_keys_file.as_deref()) {
-        Ok(keys) if keys.is_empty() && sec.environment == Environment::Production => p.push(
-            "security.admin_api_keys: production needs at least one admin key (AUTBOT_SECURITY__ADMIN_API_KEYS or security.admin_api_keys_file)".into(),
-        ),
-        Ok(_) => {}
+        Ok(keys) => {
+            if keys.is_empty() && sec.environment == Environment::Production {
+                p.push(
+                    "security.admin_api_keys: production needs at least one admin key (AUTBOT_SECURITY__ADMIN_API_KEYS or security.admin_api_keys_file)".into(),
+                );
+            }
+            parsed.admin_keys = Some(keys);
+        }
         Err(e) => p.push(e),
     }
 
@@ -134,7 +167,9 @@ pub fn validate(c: &Config) -> Vec<String> {
     if !(1..=50).contains(&i.top_k) {
         p.push(format!("index.top_k: {} is out of range (1-50)", i.top_k));
     }
-    let vector_weight = i.vector_weight_for(&c.embeddings);
+    // Unset, the weight is chosen for the embedder (`embeddings::vector_weight`), and
+    // either choice is positive: this rule does not depend on which.
+    let vector_weight = i.vector_weight.unwrap_or(super::LOCAL_VECTOR_WEIGHT);
     let weights_ok = vector_weight.is_finite() && i.bm25_weight.is_finite();
     if !weights_ok
         || vector_weight < 0.0
@@ -207,10 +242,11 @@ pub fn validate(c: &Config) -> Vec<String> {
         }
     }
     for proxy in &r.trusted_proxies {
-        if crate::rate_limit::client_ip::parse_net(proxy).is_none() {
-            p.push(format!(
+        match parse_net(proxy) {
+            Some(net) => parsed.trusted_proxies.push(net),
+            None => p.push(format!(
                 "rate_limit.trusted_proxies: `{proxy}` is not an IP address or CIDR"
-            ));
+            )),
         }
     }
     if !(1..=128).contains(&r.ipv6_prefix_len) {
@@ -250,9 +286,20 @@ pub fn validate(c: &Config) -> Vec<String> {
         if !names.insert(entry.name.as_str()) {
             p.push(format!("{key}: duplicate plugin name"));
         }
-        if let Some(pin) = &entry.sha256 {
+        let canary_pin = entry.canary.as_ref().and_then(|c| c.sha256.as_ref());
+        for pin in entry.sha256.iter().chain(canary_pin) {
             if pin.len() != 64 || !pin.chars().all(|ch| ch.is_ascii_hexdigit()) {
                 p.push(format!("{key}.sha256: must be 64 hex digits"));
+            }
+        }
+        if let Some(canary) = &entry.canary {
+            if canary.percent > 100 {
+                p.push(format!("{key}.canary.percent: must be between 0 and 100"));
+            }
+            if canary.path == entry.path {
+                p.push(format!(
+                    "{key}.canary.path: must be another file than `path`"
+                ));
             }
         }
         if entry.memory_mb > crate::plugins::MAX_PLUGIN_MEMORY_MB {
@@ -271,6 +318,14 @@ pub fn validate(c: &Config) -> Vec<String> {
                 "{key}: deadline_ms, memory_mb, max_output_bytes and max_output_entries must be greater than 0"
             ));
         }
+    }
+    let r = &c.plugins.rollback;
+    if !(0.0..=1.0).contains(&r.failure_rate_margin)
+        || r.p99_ratio < 1.0
+        || r.p99_min_ms < 0.0
+        || r.min_calls == 0
+    {
+        p.push("plugins.rollback: min_calls > 0, failure_rate_margin in 0..1, p99_ratio >= 1 and p99_min_ms >= 0".into());
     }
     let builders = c
         .plugins
@@ -307,7 +362,7 @@ pub fn validate(c: &Config) -> Vec<String> {
             c.observability.log_level
         ));
     }
-    p
+    (p, parsed)
 }
 
 /// `scheme://host[:port]` with nothing after it.

@@ -7,7 +7,7 @@
 //! of hybrid retrieval supplies the corpus statistics.
 
 use super::{normalize, Embedder};
-use crate::rag::text::terms;
+use crate::text::terms;
 use crate::upstream::UpstreamError;
 use std::collections::HashMap;
 

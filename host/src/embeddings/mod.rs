@@ -11,7 +11,9 @@ pub use local::LocalEmbedder;
 pub use neural::NeuralEmbedder;
 pub use openai::OpenAiEmbedder;
 
-use crate::config::{EmbeddingsConfig, EmbeddingsProvider};
+use crate::config::{
+    EmbeddingsConfig, EmbeddingsProvider, IndexConfig, LOCAL_VECTOR_WEIGHT, MODEL_VECTOR_WEIGHT,
+};
 use crate::upstream::UpstreamError;
 use std::sync::Arc;
 
@@ -38,6 +40,17 @@ pub trait Embedder: Send + Sync {
     }
     /// One vector per text, in order.
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, UpstreamError>;
+}
+
+/// `index.vector_weight`, or when it is unset the fusion weight the embedder of `e`
+/// earns: the hashed `local` embedder (also what `neural` falls back to without a
+/// model) counts far less than BM25, a neural or OpenAI embedder as much.
+pub fn vector_weight(index: &IndexConfig, e: &EmbeddingsConfig) -> f64 {
+    index.vector_weight.unwrap_or(match e.provider {
+        EmbeddingsProvider::Local => LOCAL_VECTOR_WEIGHT,
+        EmbeddingsProvider::Neural if neural::is_absent(&e.model_dir) => LOCAL_VECTOR_WEIGHT,
+        EmbeddingsProvider::Neural | EmbeddingsProvider::Openai => MODEL_VECTOR_WEIGHT,
+    })
 }
 
 /// The configured embedder, logged. `neural` with no model in `embeddings.model_dir`
@@ -97,5 +110,32 @@ pub fn normalize(v: &mut [f32]) {
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
         v.iter_mut().for_each(|x| *x /= norm);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_vector_weight_follows_the_embedder_in_use() {
+        let index = IndexConfig::default();
+        let mut e = EmbeddingsConfig {
+            provider: EmbeddingsProvider::Local,
+            ..Default::default()
+        };
+        assert_eq!(vector_weight(&index, &e), LOCAL_VECTOR_WEIGHT);
+        e.provider = EmbeddingsProvider::Openai;
+        assert_eq!(vector_weight(&index, &e), MODEL_VECTOR_WEIGHT);
+        // `neural` without its model runs the hashed embedder: its weight too.
+        e.provider = EmbeddingsProvider::Neural;
+        e.model_dir = std::env::temp_dir().join("autbot-no-model-here");
+        assert_eq!(vector_weight(&index, &e), LOCAL_VECTOR_WEIGHT);
+        // A configured weight wins.
+        let index = IndexConfig {
+            vector_weight: Some(0.0),
+            ..IndexConfig::default()
+        };
+        assert_eq!(vector_weight(&index, &e), 0.0);
     }
 }

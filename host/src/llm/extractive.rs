@@ -22,8 +22,9 @@
 
 use super::{Answer, AnswerRequest, ChatMessage, Llm, TokenUsage};
 use crate::rag::bm25::Bm25;
-use crate::rag::retrieve::{superseded_sources, Passage};
-use crate::rag::text::{analyze, tokens};
+use crate::rag::retrieve::Passage;
+use crate::rag::superseded::superseded_sources;
+use crate::text::{analyze, tokens};
 use crate::upstream::UpstreamError;
 use std::collections::{HashMap, HashSet};
 use unicode_segmentation::UnicodeSegmentation;

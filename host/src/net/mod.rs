@@ -52,13 +52,13 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// From `[server]` and `[rate_limit]`.
-    pub fn new(c: &crate::config::Config) -> Self {
+    /// From `[server]`; `peers` knows `[rate_limit]`'s trusted proxies.
+    pub fn new(c: &crate::config::ServerConfig, peers: Arc<ClientIpResolver>) -> Self {
         Self {
-            header_read_timeout: Duration::from_secs(c.server.header_read_timeout_secs.max(1)),
-            max_connections: c.server.max_connections.max(1),
-            max_connections_per_ip: c.server.max_connections_per_ip.max(1),
-            peers: Arc::new(ClientIpResolver::new(&c.rate_limit)),
+            header_read_timeout: Duration::from_secs(c.header_read_timeout_secs.max(1)),
+            max_connections: c.max_connections.max(1),
+            max_connections_per_ip: c.max_connections_per_ip.max(1),
+            peers,
         }
     }
 }

@@ -60,7 +60,8 @@ impl KeyedSlots {
         })
     }
 
-    /// Keys holding at least one place (for tests and diagnostics).
+    /// Keys holding at least one place.
+    #[cfg(test)]
     pub fn keys_held(&self) -> usize {
         self.held.lock().unwrap_or_else(|e| e.into_inner()).len()
     }

@@ -22,6 +22,10 @@ pub const PLUGIN_CALLS: &str = "autbot_plugin_calls_total";
 pub const PLUGIN_RELOADS: &str = "autbot_plugin_reloads_total";
 /// 1 for the serving version of each plugin (label `version`: sha256 prefix).
 pub const PLUGIN_INFO: &str = "autbot_plugin_info";
+/// Candidate versions withdrawn (`trigger`: `automatic` or `manual`).
+pub const PLUGIN_CANARY_ROLLBACKS: &str = "autbot_plugin_canary_rollbacks_total";
+/// Candidate versions promoted to stable.
+pub const PLUGIN_CANARY_PROMOTIONS: &str = "autbot_plugin_canary_promotions_total";
 /// Counter: host capability calls made by plugins, by `plugin`, `capability` and
 /// `outcome` (`ok`, `error`, `refused`: over the call's `max_host_calls` or the LLM budget).
 pub const PLUGIN_HOST_CALLS: &str = "autbot_plugin_host_calls_total";

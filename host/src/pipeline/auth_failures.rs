@@ -26,8 +26,8 @@ pub struct AuthFailures {
 }
 
 impl AuthFailures {
-    /// `None` when `per_minute` is 0 or the header name is invalid (refused by validation).
-    pub fn new(limiter: Arc<RateLimiter>, per_minute: u32, header: &str) -> Option<Self> {
+    /// `None` when `per_minute` is 0. `header` is `security.api_key_header`.
+    pub fn new(limiter: Arc<RateLimiter>, per_minute: u32, header: HeaderName) -> Option<Self> {
         if per_minute == 0 {
             return None;
         }
@@ -41,7 +41,7 @@ impl AuthFailures {
                     burst: None,
                 },
             ),
-            header: HeaderName::try_from(header).ok()?,
+            header,
         })
     }
 }
@@ -60,7 +60,7 @@ fn is_wrong_key(response: &Response) -> bool {
 
 /// Middleware.
 pub async fn layer(State(gate): State<AuthFailures>, req: Request, next: Next) -> Response {
-    let carries_key = super::client_key::presented(req.headers(), gate.header.as_str()).is_some();
+    let carries_key = super::client_key::presented(req.headers(), &gate.header).is_some();
     if !carries_key || !guarded_path(req.uri().path()) {
         return next.run(req).await;
     }

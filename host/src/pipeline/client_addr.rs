@@ -12,7 +12,6 @@ use std::sync::Arc;
 /// The client of a request, in the request extensions.
 #[derive(Debug, Clone)]
 pub struct ClientAddr {
-    pub ip: IpAddr,
     /// Its bucket for per-client limits: the IPv4 address or the IPv6 prefix.
     pub key: Arc<str>,
 }
@@ -24,7 +23,6 @@ impl ClientAddr {
             .get::<ClientAddr>()
             .cloned()
             .unwrap_or_else(|| ClientAddr {
-                ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 key: Arc::from("unknown"),
             })
     }
@@ -43,6 +41,6 @@ pub async fn layer(
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let ip = resolver.client_ip(peer, req.headers());
     let key = Arc::from(resolver.key(ip));
-    req.extensions_mut().insert(ClientAddr { ip, key });
+    req.extensions_mut().insert(ClientAddr { key });
     next.run(req).await
 }

@@ -4,12 +4,12 @@
 //! in metrics, never the key itself). A wrong key is 403 (401 on `/v1/*`, as OpenAI
 //! answers); no key is fine unless `security.require_client_key` is set (then 401).
 
-use crate::config::{ApiKeyHash, ClientKey, LimitPolicy};
+use crate::config::{ApiKeyHash, ApiKeyHeader, ClientKey, LimitPolicy};
 use crate::error::Error;
 use crate::rate_limit::Policy;
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
@@ -26,13 +26,13 @@ pub struct ClientIdentity {
 #[derive(Clone)]
 pub struct ClientKeys {
     keys: Arc<Vec<(ApiKeyHash, ClientIdentity)>>,
-    header: Arc<str>,
+    header: ApiKeyHeader,
     required: bool,
 }
 
 impl ClientKeys {
     /// From `[security]`; `None` when no client key is configured.
-    pub fn new(keys: &[ClientKey], header: &str, required: bool) -> Option<Self> {
+    pub fn new(keys: &[ClientKey], header: ApiKeyHeader, required: bool) -> Option<Self> {
         if keys.is_empty() {
             return None;
         }
@@ -63,7 +63,7 @@ impl ClientKeys {
             .collect();
         Some(Self {
             keys: Arc::new(keys),
-            header: Arc::from(header),
+            header,
             required,
         })
     }
@@ -87,7 +87,7 @@ pub fn guarded(path: &str) -> bool {
 
 /// The key a request presents: the API-key header, else an `Authorization: Bearer`
 /// token. `Some(Err(()))` when one is sent but unreadable or empty.
-pub fn presented<'a>(headers: &'a HeaderMap, header: &str) -> Option<Result<&'a str, ()>> {
+pub fn presented<'a>(headers: &'a HeaderMap, header: &HeaderName) -> Option<Result<&'a str, ()>> {
     if let Some(v) = headers.get(header) {
         return Some(v.to_str().ok().filter(|k| !k.is_empty()).ok_or(()));
     }
@@ -104,7 +104,7 @@ pub async fn layer(State(keys): State<ClientKeys>, mut req: Request, next: Next)
     if !guarded(req.uri().path()) {
         return next.run(req).await;
     }
-    match presented(req.headers(), &keys.header) {
+    match presented(req.headers(), keys.header.name()) {
         Some(Ok(candidate)) => match keys.identify(candidate) {
             Some(id) => {
                 tracing::Span::current().record("client", &*id.name);
@@ -117,11 +117,34 @@ pub async fn layer(State(keys): State<ClientKeys>, mut req: Request, next: Next)
             let header = if super::openai_error::applies(req.uri().path()) {
                 "Authorization: Bearer <key>".to_string()
             } else {
-                keys.header.to_string()
+                keys.header.as_configured().to_string()
             };
             return Error::MissingApiKey { header }.into_response();
         }
         None => {}
     }
     next.run(req).await
+}
+
+/// Who is asking, as plugin versions are assigned: `key:<name>` for a client key,
+/// else `ip:<address or IPv6 prefix>`. An extractor for handlers.
+#[derive(Debug, Clone)]
+pub struct Requester(pub String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Requester {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(id) = parts.extensions.get::<ClientIdentity>() {
+            return Ok(Requester(format!("key:{}", id.name)));
+        }
+        let ip = parts
+            .extensions
+            .get::<super::client_addr::ClientAddr>()
+            .map_or_else(|| "unknown".to_string(), |a| a.key.to_string());
+        Ok(Requester(format!("ip:{ip}")))
+    }
 }

@@ -6,8 +6,8 @@ use crate::config::{Environment, SecurityConfig};
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-/// The CORS layer for this configuration.
-pub fn layer(security: &SecurityConfig) -> CorsLayer {
+/// The CORS layer for this configuration; `api_key` is `security.api_key_header`.
+pub fn layer(security: &SecurityConfig, api_key: &HeaderName) -> CorsLayer {
     let allow_any = security.environment == Environment::Development
         && security.allowed_origins.iter().any(|o| o == "*");
     let listed: Vec<HeaderValue> = security
@@ -24,8 +24,6 @@ pub fn layer(security: &SecurityConfig) -> CorsLayer {
             listed.contains(origin) || (development && is_local(origin))
         })
     };
-    let api_key = HeaderName::try_from(security.api_key_header.as_str())
-        .unwrap_or(HeaderName::from_static("x-api-key"));
     CorsLayer::new()
         .allow_origin(origin)
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
@@ -33,7 +31,7 @@ pub fn layer(security: &SecurityConfig) -> CorsLayer {
             header::CONTENT_TYPE,
             header::CACHE_CONTROL,
             super::request_id::X_REQUEST_ID.clone(),
-            api_key,
+            api_key.clone(),
         ])
         .expose_headers([super::request_id::X_REQUEST_ID.clone(), header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(600))

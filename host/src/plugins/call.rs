@@ -82,6 +82,10 @@ pub async fn invoke(
     )
     .await;
     store.data_mut().flush_stderr();
+    let used = store.data().limits.memory_used() as u64;
+    loaded
+        .peak_memory
+        .fetch_max(used, std::sync::atomic::Ordering::Relaxed);
     match outcome {
         Err(_) => Err(CallError::Deadline(entry.deadline_ms)),
         Ok(Ok(output)) => Ok(output),

@@ -43,6 +43,8 @@ impl Default for LogRate {
 /// Per-call store data.
 pub struct HostState {
     pub plugin: Arc<str>,
+    /// The serving version (first 12 hex digits of its SHA-256), in log lines.
+    pub version: Arc<str>,
     pub request_id: String,
     /// The conversation's earlier turns (capability `conversation`).
     pub history: Arc<[crate::llm::ChatMessage]>,
@@ -64,6 +66,7 @@ pub struct HostState {
 /// Who and what a call is for, and its budgets.
 pub struct CallSetup<'a> {
     pub plugin: Arc<str>,
+    pub version: Arc<str>,
     pub request_id: &'a str,
     pub history: Arc<[crate::llm::ChatMessage]>,
     pub entry: &'a PluginEntry,
@@ -86,6 +89,7 @@ impl HostState {
         let entry = setup.entry;
         Self {
             plugin: setup.plugin,
+            version: setup.version,
             request_id: setup.request_id.to_string(),
             history: setup.history,
             config: setup.config,
@@ -145,7 +149,7 @@ impl HostState {
             return;
         }
         let text = String::from_utf8_lossy(&kept);
-        tracing::warn!(plugin = %self.plugin, request_id = %self.request_id, stderr = %text.trim_end(), dropped_bytes = dropped, "plugin wrote to stderr");
+        tracing::warn!(plugin = %self.plugin, version = %self.version, request_id = %self.request_id, stderr = %text.trim_end(), dropped_bytes = dropped, "plugin wrote to stderr");
     }
 }
 

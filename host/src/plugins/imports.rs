@@ -93,12 +93,13 @@ fn log(
         Err(e) => return Err(e.context("log message is not valid UTF-8")),
     };
     let state = store.data();
-    let (plugin, request_id) = (&*state.plugin, state.request_id.as_str());
+    let (plugin, version, request_id) =
+        (&*state.plugin, &*state.version, state.request_id.as_str());
     match level {
-        Level::Debug => tracing::debug!(plugin, request_id, "{text}"),
-        Level::Info => tracing::info!(plugin, request_id, "{text}"),
-        Level::Warn => tracing::warn!(plugin, request_id, "{text}"),
-        Level::Error => tracing::error!(plugin, request_id, "{text}"),
+        Level::Debug => tracing::debug!(plugin, version, request_id, "{text}"),
+        Level::Info => tracing::info!(plugin, version, request_id, "{text}"),
+        Level::Warn => tracing::warn!(plugin, version, request_id, "{text}"),
+        Level::Error => tracing::error!(plugin, version, request_id, "{text}"),
     }
     Ok(())
 }

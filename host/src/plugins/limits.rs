@@ -38,6 +38,11 @@ impl CallLimits {
             memory_used: 0,
         }
     }
+
+    /// Linear memory of all the call's instances (it only grows during a call).
+    pub fn memory_used(&self) -> usize {
+        self.memory_used
+    }
 }
 
 impl ResourceLimiter for CallLimits {

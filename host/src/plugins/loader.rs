@@ -28,6 +28,8 @@ pub struct LoadedPlugin {
     pub export: ComponentExportIndex,
     /// Who signed the file (key id), when its signature was verified.
     pub signer: Option<String>,
+    /// The most linear memory one call of this version has used, in bytes.
+    pub peak_memory: std::sync::atomic::AtomicU64,
 }
 
 /// Reads, verifies and prepares the plugin at `path`.
@@ -112,6 +114,7 @@ pub fn load(
         pre,
         export,
         signer,
+        peak_memory: Default::default(),
     })
 }
 

@@ -4,7 +4,7 @@
 //!
 //! | piece | file |
 //! |---|---|
-//! | capability and hook names | `capability.rs` |
+//! | capability and hook names | `crate::contract` |
 //! | generated bindings | `bindings.rs` |
 //! | per-call store data (the grant, budgets) | `host_state.rs` |
 //! | capability imports, bounded | `imports.rs` |
@@ -15,6 +15,7 @@
 //! | engine, epoch ticker, compile cache | `runtime.rs` |
 //! | load + verify one file | `loader.rs` |
 //! | one sandboxed call | `call.rs` |
+//! | candidate versions: share, stats, rollback | `canary.rs` |
 //! | slots, chains, reload, status | `registry.rs` |
 //! | file watching | `watcher.rs` |
 //! | signed plugins | `signature.rs` |
@@ -22,7 +23,7 @@
 
 mod bindings;
 mod call;
-mod capability;
+mod canary;
 mod host_state;
 mod imports;
 pub mod inspect;
@@ -36,7 +37,10 @@ pub mod signature;
 mod stderr_pipe;
 pub mod watcher;
 
-pub use capability::{Capability, ContractVersion, Hook};
-pub use registry::{PluginHost, PluginStatus, ReloadOutcome, RequestContext};
+pub use crate::contract::{Capability, ContractVersion, Hook};
+pub use registry::{
+    CanaryActionError, CanaryStatus, PluginHost, PluginStatus, ReloadOutcome, RequestContext,
+    VersionCounters,
+};
 pub use runtime::MAX_PLUGIN_MEMORY_MB;
 pub use services::HostServices;

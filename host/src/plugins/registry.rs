@@ -4,17 +4,21 @@
 
 use super::bindings::types;
 use super::call::{invoke, CallError, HookInput, HookOutput};
+use super::canary::{assigned, verdict, Candidate, VersionStats};
 use super::host_state::{CallSetup, LogRate};
 use super::loader::{self, LoadedPlugin};
 use super::runtime::Runtime;
 use super::services::{to_chat, HostServices};
 use super::signature::SignaturePolicy;
-use crate::config::{Hook, OnPluginError, PluginEntry, PluginsConfig};
+use crate::config::{CanaryEntry, Hook, OnPluginError, PluginEntry, PluginsConfig, RollbackConfig};
 use crate::error::Error;
 use crate::llm::ChatMessage;
-use crate::observability::metrics::{PLUGIN_CALLS, PLUGIN_DURATION, PLUGIN_INFO, PLUGIN_RELOADS};
+use crate::observability::metrics::{
+    PLUGIN_CALLS, PLUGIN_CANARY_PROMOTIONS, PLUGIN_CANARY_ROLLBACKS, PLUGIN_DURATION, PLUGIN_INFO,
+    PLUGIN_RELOADS,
+};
 use crate::rag::retrieve::Passage;
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,17 +28,78 @@ use std::sync::{Arc, Mutex};
 /// One configured plugin and its serving version.
 pub struct PluginSlot {
     pub entry: PluginEntry,
-    pub path: PathBuf,
+    /// The stable version's file (the candidate's, once promoted).
+    path: ArcSwap<PathBuf>,
     name: Arc<str>,
     config: Arc<HashMap<String, String>>,
     /// The plugin's log-line rate, shared by all its calls.
     log_rate: Arc<LogRate>,
     current: ArcSwap<LoadedPlugin>,
+    /// The stable version's counters since the candidate arrived (or the start).
+    stable: VersionStats,
+    /// The candidate version while it serves its share.
+    canary: ArcSwapOption<Candidate>,
+    /// The configured candidate (file, share, pin), until it is promoted.
+    candidate: Mutex<Option<CanaryEntry>>,
+    /// The version of a withdrawn candidate: it stays out until its file changes.
+    withdrawn: Mutex<Option<String>>,
     calls: AtomicU64,
     failures: AtomicU64,
     reloads: AtomicU64,
     reload_failures: AtomicU64,
     last_error: Mutex<Option<String>>,
+}
+
+impl PluginSlot {
+    /// The files to watch: the stable version's and the candidate's.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        let mut paths = vec![self.path.load().as_ref().clone()];
+        paths.extend(lock(&self.candidate).as_ref().map(|c| c.path.clone()));
+        paths
+    }
+
+    /// The version serving `client`: the candidate's when the client is in its share.
+    fn serving(&self, client: &str) -> Serving {
+        let canary = self.canary.load_full();
+        match canary.filter(|c| assigned(client, &self.entry.name, c.percent)) {
+            Some(c) => Serving::Canary(c),
+            None => Serving::Stable(self.current.load_full()),
+        }
+    }
+}
+
+/// The version chosen for one call.
+enum Serving {
+    Stable(Arc<LoadedPlugin>),
+    Canary(Arc<Candidate>),
+}
+
+impl Serving {
+    fn loaded(&self) -> &LoadedPlugin {
+        match self {
+            Serving::Stable(l) => l,
+            Serving::Canary(c) => &c.loaded,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A candidate version's status.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CanaryStatus {
+    pub path: String,
+    pub version: String,
+    pub signer: Option<String>,
+    /// Share of clients it serves.
+    pub percent: u8,
+    pub calls: u64,
+    pub failures: u64,
+    pub refusals: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
 }
 
 /// Status of one plugin, for `/admin/plugins`.
@@ -47,6 +112,8 @@ pub struct PluginStatus {
     pub version: String,
     /// The key id that signed the serving file, when its signature was verified.
     pub signer: Option<String>,
+    /// The most linear memory one call of the serving version has used, in bytes.
+    pub peak_memory_bytes: u64,
     pub size_bytes: usize,
     pub capabilities: Vec<String>,
     pub imports: Vec<String>,
@@ -62,12 +129,43 @@ pub struct PluginStatus {
     pub reload_failures: u64,
     /// The last reload failure, while the previous version keeps serving.
     pub last_error: Option<String>,
+    /// The stable version since the candidate arrived (or the start): calls, failures,
+    /// refusals (preprocessor rejections) and latency quantiles (±41 %).
+    pub stable: VersionCounters,
+    /// The candidate version, while one serves.
+    pub canary: Option<CanaryStatus>,
+    /// The version of the last withdrawn candidate (it stays out until its file changes).
+    pub canary_withdrawn: Option<String>,
+}
+
+/// A version's counters, side by side with the other's.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VersionCounters {
+    pub calls: u64,
+    pub failures: u64,
+    pub refusals: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+impl From<&VersionStats> for VersionCounters {
+    fn from(s: &VersionStats) -> Self {
+        Self {
+            calls: s.calls.load(Ordering::Relaxed),
+            failures: s.failures.load(Ordering::Relaxed),
+            refusals: s.refusals.load(Ordering::Relaxed),
+            p50_ms: s.quantile_ms(0.5),
+            p99_ms: s.quantile_ms(0.99),
+        }
+    }
 }
 
 /// Result of one reload attempt.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReloadOutcome {
     pub name: String,
+    /// `stable` or `canary`.
+    pub target: &'static str,
     /// `unchanged`, `reloaded` or `failed`.
     pub result: String,
     pub version: String,
@@ -88,6 +186,7 @@ pub struct PluginHost {
     slots: Vec<Arc<PluginSlot>>,
     dir: PathBuf,
     signatures: SignaturePolicy,
+    rollback: RollbackConfig,
 }
 
 impl PluginHost {
@@ -111,16 +210,39 @@ impl PluginHost {
                 Ok(l) => self_test(entry, &services, l).await,
                 Err(e) => Err(e),
             };
-            match loaded {
-                Ok(loaded) => slots.push({
+            let candidate = entry.canary.clone().map(|mut c| {
+                c.path = resolve(&config.dir, &c.path);
+                c
+            });
+            let canary = match &candidate {
+                Some(c) => {
+                    let e = candidate_entry(entry, c);
+                    match load_blocking(&runtime, &signatures, &e, &c.path).await {
+                        Ok(l) => self_test(&e, &services, l)
+                            .await
+                            .map(|l| Some(new_candidate(c, l))),
+                        Err(e) => Err(format!("canary: {e}")),
+                    }
+                }
+                None => Ok(None),
+            };
+            match loaded.and_then(|l| canary.map(|c| (l, c))) {
+                Ok((loaded, canary)) => slots.push({
                     plugin_info(entry, &loaded.sha256, 1.0);
+                    if let Some(c) = &canary {
+                        plugin_info(entry, &c.loaded.sha256, 1.0);
+                    }
                     Arc::new(PluginSlot {
                         name: Arc::from(entry.name.as_str()),
                         config: Arc::new(plugin_config(&entry.config)),
                         log_rate: Arc::new(LogRate::default()),
                         entry: entry.clone(),
-                        path,
+                        path: ArcSwap::from_pointee(path),
                         current: ArcSwap::from_pointee(loaded),
+                        stable: VersionStats::default(),
+                        canary: ArcSwapOption::new(canary.map(Arc::new)),
+                        candidate: Mutex::new(candidate),
+                        withdrawn: Mutex::new(None),
                         calls: AtomicU64::new(0),
                         failures: AtomicU64::new(0),
                         reloads: AtomicU64::new(0),
@@ -141,6 +263,7 @@ impl PluginHost {
             slots,
             dir: config.dir.clone(),
             signatures,
+            rollback: config.rollback.clone(),
         })
     }
 
@@ -154,11 +277,23 @@ impl PluginHost {
         &self.slots
     }
 
-    /// A fingerprint of the serving versions (for cache keys).
+    /// A fingerprint of the stable versions.
     pub fn versions(&self) -> String {
+        self.versions_for(None)
+    }
+
+    /// A fingerprint of the versions that serve `client` (for cache keys: a
+    /// candidate's answers are never served to stable traffic, nor the reverse).
+    pub fn versions_for(&self, client: Option<&str>) -> String {
         self.slots
             .iter()
-            .map(|s| format!("{}={}", s.entry.name, &s.current.load().sha256[..16]))
+            .map(|s| {
+                let serving = match client {
+                    Some(c) => s.serving(c),
+                    None => Serving::Stable(s.current.load_full()),
+                };
+                format!("{}={}", s.entry.name, &serving.loaded().sha256[..16])
+            })
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -194,10 +329,14 @@ impl PluginHost {
                     query.text = q.text;
                 }
                 Some(Err(rejection)) => {
+                    match slot.serving(&ctx.client) {
+                        Serving::Canary(c) => c.stats.refusals.fetch_add(1, Ordering::Relaxed),
+                        Serving::Stable(_) => slot.stable.refusals.fetch_add(1, Ordering::Relaxed),
+                    };
                     return Err(Error::unprocessable(
                         rejection_code(&rejection.code),
                         rejection.reason,
-                    ))
+                    ));
                 }
             }
         }
@@ -301,9 +440,12 @@ impl PluginHost {
         slot.calls.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
         let (plugin, hook) = (slot.entry.name.clone(), slot.entry.hook.name());
-        let loaded = slot.current.load_full();
+        let serving = slot.serving(&ctx.client);
+        let loaded = serving.loaded();
+        let version: String = loaded.sha256.chars().take(12).collect();
         let setup = CallSetup {
             plugin: slot.name.clone(),
+            version: Arc::from(version.as_str()),
             request_id: &ctx.request_id,
             history: ctx.history.clone(),
             entry: &slot.entry,
@@ -313,14 +455,24 @@ impl PluginHost {
         };
         let deadline = std::time::Duration::from_millis(slot.entry.deadline_ms);
         let outcome = match tokio::time::timeout(deadline, self.places.acquire()).await {
-            Ok(Ok(_place)) => invoke(setup, &loaded, input).await,
+            Ok(Ok(_place)) => invoke(setup, loaded, input).await,
             _ => Err(CallError::Deadline(slot.entry.deadline_ms)),
         };
-        metrics::histogram!(PLUGIN_DURATION, "plugin" => plugin.clone(), "hook" => hook)
-            .record(started.elapsed().as_secs_f64());
+        let took = started.elapsed();
+        metrics::histogram!(PLUGIN_DURATION, "plugin" => plugin.clone(), "hook" => hook, "version" => version.clone())
+            .record(took.as_secs_f64());
         let result = if outcome.is_ok() { "ok" } else { "failed" };
-        metrics::counter!(PLUGIN_CALLS, "plugin" => plugin, "hook" => hook, "outcome" => result)
+        metrics::counter!(PLUGIN_CALLS, "plugin" => plugin, "hook" => hook, "outcome" => result, "version" => version)
             .increment(1);
+        match &serving {
+            Serving::Stable(_) => slot.stable.record(took, outcome.is_err()),
+            Serving::Canary(c) => {
+                c.stats.record(took, outcome.is_err());
+                if let Some(reason) = verdict(&slot.stable, &c.stats, &self.rollback) {
+                    self.withdraw(slot, c, "automatic", &reason);
+                }
+            }
+        }
         outcome
     }
 
@@ -353,70 +505,179 @@ impl PluginHost {
         Err(self.failed(slot, CallError::Contract(message)))
     }
 
-    /// Reloads one plugin from its file if the file changed; the old version keeps
-    /// serving when the new one fails any check.
-    pub async fn reload(&self, slot: &PluginSlot) -> ReloadOutcome {
+    /// Reloads one plugin's files (stable and candidate) where they changed; a
+    /// version failing any check leaves the one serving in place.
+    pub async fn reload(&self, slot: &PluginSlot) -> Vec<ReloadOutcome> {
+        let mut out = vec![self.reload_stable(slot).await];
+        let spec = lock(&slot.candidate).clone();
+        if let Some(spec) = spec {
+            out.push(self.reload_candidate(slot, &spec).await);
+        }
+        out
+    }
+
+    async fn reload_stable(&self, slot: &PluginSlot) -> ReloadOutcome {
         let current = slot.current.load_full();
-        let result = std::fs::read(&slot.path)
-            .map_err(|e| format!("cannot read {}: {e}", slot.path.display()))
-            .map(|bytes| {
-                use sha2::Digest;
-                hex::encode(sha2::Sha256::digest(&bytes))
-            });
-        let outcome = match result {
-            Ok(sha) if sha == current.sha256 => {
-                return ReloadOutcome {
-                    name: slot.entry.name.clone(),
-                    result: "unchanged".into(),
-                    version: sha,
-                    error: None,
-                }
-            }
-            Ok(_) => match load_blocking(&self.runtime, &self.signatures, &slot.entry, &slot.path)
-                .await
-            {
-                Ok(l) => self_test(&slot.entry, &self.services, l).await,
-                Err(e) => Err(e),
-            },
+        let path = slot.path.load_full();
+        let entry = &slot.entry;
+        let outcome = match file_sha(&path) {
+            Ok(sha) if sha == current.sha256 => return unchanged(entry, "stable", sha),
+            Ok(_) => self.load_checked(entry, &path).await,
             Err(e) => Err(e),
         };
         match outcome {
             Ok(loaded) => {
                 let version = loaded.sha256.clone();
-                plugin_info(&slot.entry, &current.sha256, 0.0);
-                plugin_info(&slot.entry, &version, 1.0);
+                plugin_info(entry, &current.sha256, 0.0);
+                plugin_info(entry, &version, 1.0);
                 slot.current.store(Arc::new(loaded));
-                slot.reloads.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!(PLUGIN_RELOADS, "plugin" => slot.entry.name.clone(), "result" => "reloaded").increment(1);
-                *slot.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
-                tracing::info!(plugin = %slot.entry.name, version = %version, "plugin reloaded");
-                ReloadOutcome {
-                    name: slot.entry.name.clone(),
-                    result: "reloaded".into(),
-                    version,
-                    error: None,
+                self.reloaded(slot, "stable", version)
+            }
+            Err(e) => self.reload_failed(slot, "stable", current.sha256.clone(), e),
+        }
+    }
+
+    async fn reload_candidate(&self, slot: &PluginSlot, spec: &CanaryEntry) -> ReloadOutcome {
+        let serving = slot.canary.load_full();
+        let serving_sha = serving.as_ref().map(|c| c.loaded.sha256.clone());
+        let entry = candidate_entry(&slot.entry, spec);
+        let outcome = match file_sha(&spec.path) {
+            Ok(sha) if Some(&sha) == serving_sha.as_ref() => {
+                return unchanged(&slot.entry, "canary", sha)
+            }
+            // Withdrawn: it stays out until its file changes.
+            Ok(sha) if lock(&slot.withdrawn).as_ref() == Some(&sha) => {
+                return unchanged(&slot.entry, "canary", sha)
+            }
+            Ok(_) => self.load_checked(&entry, &spec.path).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(loaded) => {
+                let version = loaded.sha256.clone();
+                if let Some(old) = &serving_sha {
+                    plugin_info(&slot.entry, old, 0.0);
                 }
+                plugin_info(&slot.entry, &version, 1.0);
+                // Both versions count from now on, on the same traffic period.
+                slot.stable.reset();
+                slot.canary
+                    .store(Some(Arc::new(new_candidate(spec, loaded))));
+                *lock(&slot.withdrawn) = None;
+                self.reloaded(slot, "canary", version)
             }
             Err(e) => {
-                slot.reload_failures.fetch_add(1, Ordering::Relaxed);
-                metrics::counter!(PLUGIN_RELOADS, "plugin" => slot.entry.name.clone(), "result" => "failed").increment(1);
-                tracing::error!(plugin = %slot.entry.name, error = %e, "plugin reload failed; the previous version keeps serving");
-                *slot.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.clone());
-                ReloadOutcome {
-                    name: slot.entry.name.clone(),
-                    result: "failed".into(),
-                    version: current.sha256.clone(),
-                    error: Some(e),
-                }
+                let version = serving_sha.unwrap_or_default();
+                self.reload_failed(slot, "canary", version, e)
             }
         }
+    }
+
+    async fn load_checked(&self, entry: &PluginEntry, path: &Path) -> Result<LoadedPlugin, String> {
+        let loaded = load_blocking(&self.runtime, &self.signatures, entry, path).await?;
+        self_test(entry, &self.services, loaded).await
+    }
+
+    fn reloaded(&self, slot: &PluginSlot, target: &'static str, version: String) -> ReloadOutcome {
+        slot.reloads.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(PLUGIN_RELOADS, "plugin" => slot.entry.name.clone(), "result" => "reloaded").increment(1);
+        *lock(&slot.last_error) = None;
+        tracing::info!(plugin = %slot.entry.name, target, version = %version, "plugin reloaded");
+        ReloadOutcome {
+            name: slot.entry.name.clone(),
+            target,
+            result: "reloaded".into(),
+            version,
+            error: None,
+        }
+    }
+
+    fn reload_failed(
+        &self,
+        slot: &PluginSlot,
+        target: &'static str,
+        version: String,
+        e: String,
+    ) -> ReloadOutcome {
+        slot.reload_failures.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(PLUGIN_RELOADS, "plugin" => slot.entry.name.clone(), "result" => "failed").increment(1);
+        tracing::error!(plugin = %slot.entry.name, target, error = %e, "plugin reload failed; the version serving keeps serving");
+        *lock(&slot.last_error) = Some(e.clone());
+        ReloadOutcome {
+            name: slot.entry.name.clone(),
+            target,
+            result: "failed".into(),
+            version,
+            error: Some(e),
+        }
+    }
+
+    /// Withdraws the candidate `c` (if it is still the one serving): all traffic goes
+    /// to the stable version, and the event is logged and counted.
+    fn withdraw(
+        &self,
+        slot: &PluginSlot,
+        c: &Arc<Candidate>,
+        trigger: &'static str,
+        reason: &str,
+    ) -> bool {
+        let previous = slot.canary.compare_and_swap(&Some(c.clone()), None);
+        if !previous.as_ref().is_some_and(|p| Arc::ptr_eq(p, c)) {
+            return false; // already withdrawn or replaced
+        }
+        *lock(&slot.withdrawn) = Some(c.loaded.sha256.clone());
+        plugin_info(&slot.entry, &c.loaded.sha256, 0.0);
+        metrics::counter!(PLUGIN_CANARY_ROLLBACKS, "plugin" => slot.entry.name.clone(), "trigger" => trigger).increment(1);
+        tracing::error!(plugin = %slot.entry.name, version = %&c.loaded.sha256[..12], trigger, reason, "canary withdrawn; the stable version serves all traffic");
+        true
+    }
+
+    /// The slot named `name`.
+    pub fn slot(&self, name: &str) -> Option<&Arc<PluginSlot>> {
+        self.slots.iter().find(|s| s.entry.name == name)
+    }
+
+    /// `POST /admin/plugins/{name}/rollback`: withdraws the candidate by hand.
+    pub fn rollback(&self, name: &str) -> Result<String, CanaryActionError> {
+        let slot = self.slot(name).ok_or(CanaryActionError::UnknownPlugin)?;
+        let c = slot
+            .canary
+            .load_full()
+            .ok_or(CanaryActionError::NoCandidate)?;
+        if !self.withdraw(slot, &c, "manual", "rolled back by an operator") {
+            return Err(CanaryActionError::NoCandidate);
+        }
+        Ok(c.loaded.sha256.clone())
+    }
+
+    /// `POST /admin/plugins/{name}/promote`: the candidate becomes the stable version
+    /// for all traffic (until restart: update the configuration to keep it).
+    pub fn promote(&self, name: &str) -> Result<String, CanaryActionError> {
+        let slot = self.slot(name).ok_or(CanaryActionError::UnknownPlugin)?;
+        let c = slot
+            .canary
+            .load_full()
+            .ok_or(CanaryActionError::NoCandidate)?;
+        let previous = slot.canary.compare_and_swap(&Some(c.clone()), None);
+        if !previous.as_ref().is_some_and(|p| Arc::ptr_eq(p, &c)) {
+            return Err(CanaryActionError::NoCandidate);
+        }
+        let old = slot.current.swap(c.loaded.clone());
+        plugin_info(&slot.entry, &old.sha256, 0.0);
+        slot.path.store(Arc::new(c.path.clone()));
+        *lock(&slot.candidate) = None;
+        slot.stable.reset();
+        metrics::counter!(PLUGIN_CANARY_PROMOTIONS, "plugin" => slot.entry.name.clone())
+            .increment(1);
+        tracing::info!(plugin = %slot.entry.name, version = %&c.loaded.sha256[..12], "canary promoted; it serves all traffic");
+        Ok(c.loaded.sha256.clone())
     }
 
     /// Reloads every plugin whose file changed.
     pub async fn reload_all(&self) -> Vec<ReloadOutcome> {
         let mut out = Vec::with_capacity(self.slots.len());
         for slot in &self.slots {
-            out.push(self.reload(slot).await);
+            out.extend(self.reload(slot).await);
         }
         out
     }
@@ -430,9 +691,10 @@ impl PluginHost {
                 PluginStatus {
                     name: s.entry.name.clone(),
                     hook: s.entry.hook.to_string(),
-                    path: s.path.display().to_string(),
+                    path: s.path.load().display().to_string(),
                     version: cur.sha256.clone(),
                     signer: cur.signer.clone(),
+                    peak_memory_bytes: cur.peak_memory.load(Ordering::Relaxed),
                     size_bytes: cur.size,
                     capabilities: s.entry.capabilities.iter().map(|c| c.to_string()).collect(),
                     imports: cur.imports.clone(),
@@ -449,11 +711,23 @@ impl PluginHost {
                     failures: s.failures.load(Ordering::Relaxed),
                     reloads: s.reloads.load(Ordering::Relaxed),
                     reload_failures: s.reload_failures.load(Ordering::Relaxed),
-                    last_error: s
-                        .last_error
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .clone(),
+                    last_error: lock(&s.last_error).clone(),
+                    stable: VersionCounters::from(&s.stable),
+                    canary: s.canary.load_full().map(|c| {
+                        let counters = VersionCounters::from(&c.stats);
+                        CanaryStatus {
+                            path: c.path.display().to_string(),
+                            version: c.loaded.sha256.clone(),
+                            signer: c.loaded.signer.clone(),
+                            percent: c.percent,
+                            calls: counters.calls,
+                            failures: counters.failures,
+                            refusals: counters.refusals,
+                            p50_ms: counters.p50_ms,
+                            p99_ms: counters.p99_ms,
+                        }
+                    }),
+                    canary_withdrawn: lock(&s.withdrawn).clone(),
                 }
             })
             .collect()
@@ -464,6 +738,52 @@ impl PluginHost {
 fn plugin_info(entry: &PluginEntry, sha256: &str, value: f64) {
     let version: String = sha256.chars().take(12).collect();
     metrics::gauge!(PLUGIN_INFO, "plugin" => entry.name.clone(), "hook" => entry.hook.name(), "version" => version).set(value);
+}
+
+/// A promotion or rollback that cannot be done.
+#[derive(Debug, thiserror::Error)]
+pub enum CanaryActionError {
+    #[error("no plugin has this name")]
+    UnknownPlugin,
+    #[error("this plugin has no candidate version serving")]
+    NoCandidate,
+}
+
+/// `entry` as its candidate: the candidate's file and pin, the same grant and limits.
+fn candidate_entry(entry: &PluginEntry, c: &CanaryEntry) -> PluginEntry {
+    PluginEntry {
+        path: c.path.clone(),
+        sha256: c.sha256.clone(),
+        canary: None,
+        ..entry.clone()
+    }
+}
+
+fn new_candidate(spec: &CanaryEntry, loaded: LoadedPlugin) -> Candidate {
+    Candidate {
+        loaded: Arc::new(loaded),
+        path: spec.path.clone(),
+        percent: spec.percent,
+        stats: VersionStats::default(),
+    }
+}
+
+/// The SHA-256 of a file, hex.
+fn file_sha(path: &Path) -> Result<String, String> {
+    use sha2::Digest;
+    std::fs::read(path)
+        .map(|bytes| hex::encode(sha2::Sha256::digest(&bytes)))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn unchanged(entry: &PluginEntry, target: &'static str, version: String) -> ReloadOutcome {
+    ReloadOutcome {
+        name: entry.name.clone(),
+        target,
+        result: "unchanged".into(),
+        version,
+        error: None,
+    }
 }
 
 /// Plugin paths are relative to `plugins.dir` unless absolute.
@@ -519,6 +839,8 @@ fn to_wit(p: &Passage) -> types::Passage {
 pub struct RequestContext {
     pub request_id: String,
     pub history: Arc<[ChatMessage]>,
+    /// Who asks (client key name or IP): decides, sticky, which version serves.
+    pub client: String,
 }
 
 impl RequestContext {
@@ -527,7 +849,14 @@ impl RequestContext {
         Self {
             request_id: request_id.to_string(),
             history: Arc::from(Vec::new()),
+            client: String::new(),
         }
+    }
+
+    /// The same request from `client`.
+    pub fn with_client(mut self, client: &str) -> Self {
+        self.client = client.to_string();
+        self
     }
 
     /// The same request with the conversation's earlier turns.
@@ -579,6 +908,7 @@ async fn self_test(
     };
     let setup = CallSetup {
         plugin: Arc::from(entry.name.as_str()),
+        version: Arc::from(&loaded.sha256[..12]),
         request_id: "self-test",
         history: Arc::from(Vec::new()),
         entry,

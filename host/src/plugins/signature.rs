@@ -211,7 +211,7 @@ mod tests {
         std::fs::write(&secret_path, &secret).unwrap();
         let key = read_secret_key(&secret_path).unwrap();
         let wasm = signed_file(dir.path(), &key, b"component bytes");
-        let policy = SignaturePolicy::new(&[public.clone()], true).unwrap();
+        let policy = SignaturePolicy::new(std::slice::from_ref(&public), true).unwrap();
         let signer = policy.check("p", &wasm, b"component bytes").unwrap();
         assert_eq!(signer.as_deref(), Some(&public[..24]));
         // One byte changed: refused.

@@ -32,7 +32,8 @@ pub fn start(host: Arc<PluginHost>) -> notify::Result<PluginWatcher> {
     let dirs: HashSet<PathBuf> = host
         .slots()
         .iter()
-        .filter_map(|s| s.path.parent().map(|p| p.to_path_buf()))
+        .flat_map(|s| s.paths())
+        .filter_map(|p| p.parent().map(|p| p.to_path_buf()))
         .collect();
     for dir in &dirs {
         watcher.watch(dir, RecursiveMode::NonRecursive)?;
@@ -54,7 +55,11 @@ pub fn start(host: Arc<PluginHost>) -> notify::Result<PluginWatcher> {
                 })
                 .collect();
             for slot in host.slots() {
-                if (slot.path.file_name()).is_some_and(|n| names.contains(&*n.to_string_lossy())) {
+                let touched = slot.paths().iter().any(|p| {
+                    p.file_name()
+                        .is_some_and(|n| names.contains(&*n.to_string_lossy()))
+                });
+                if touched {
                     host.reload(slot).await;
                 }
             }

@@ -2,7 +2,7 @@
 //! chunk's body, its heading path and its document's title (the file's path and name,
 //! and the document's first heading or first short line), each with its own weight and
 //! length normalisation. Words go through the English analyser
-//! ([`super::text::analyze`]: stop words out, Snowball stems).
+//! ([`crate::text::analyze`]: stop words out, Snowball stems).
 //!
 //! BM25F (Robertson & Zaragoza, "The Probabilistic Relevance Framework", 2009): per
 //! term, the field frequencies are length-normalised, weighted and summed into one
@@ -11,7 +11,7 @@
 //! match being able to outweigh everything else.
 
 use super::chunk::Chunk;
-use super::text::analyze;
+use crate::text::analyze;
 use std::collections::{HashMap, HashSet};
 
 const K1: f64 = 1.2;

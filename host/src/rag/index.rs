@@ -1,11 +1,13 @@
 //! The in-memory hybrid index: the HNSW graph over unit vectors (cosine, `graph.rs`) plus BM25F
-//! (`bm25.rs`), fused by score or reciprocal-rank fusion (`retrieve::fuse`).
+//! (`bm25.rs`), fused by score or reciprocal-rank fusion (`fusion.rs`).
 
 use super::bm25::Bm25;
 use super::chunk::Chunk;
 use super::graph::Graph;
+use super::fusion;
 use super::nibble_scan::NibbleCodes;
-use super::retrieve;
+use super::params::SearchParams;
+use super::superseded::superseded_chunks;
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
@@ -29,23 +31,6 @@ pub struct Manifest {
     pub built_at_unix: u64,
     /// Content version: changes whenever any chunk or the model changes.
     pub version: String,
-}
-
-/// Retrieval knobs (from `[index]`).
-#[derive(Debug, Clone, Copy)]
-pub struct SearchParams {
-    pub top_k: usize,
-    pub vector_weight: f64,
-    pub bm25_weight: f64,
-    pub rrf_k: f64,
-    /// How the two rankings are merged.
-    pub fusion: crate::config::FusionMethod,
-    /// Score factor of chunks of superseded documents (1 = none).
-    pub superseded_weight: f64,
-    pub ef_search: usize,
-    /// While the 4-bit codes of all vectors take at most this many bytes, vector
-    /// search scores every vector instead of walking the graph.
-    pub exhaustive_max_bytes: usize,
 }
 
 /// One retrieved chunk.
@@ -91,7 +76,7 @@ impl Index {
     /// Assembles an index around an already built (or loaded) graph.
     pub fn with_graph(manifest: Manifest, chunks: Vec<Chunk>, graph: Option<Graph>) -> Self {
         let bm25 = Bm25::for_chunks(&chunks);
-        let superseded = retrieve::superseded_chunks(&chunks);
+        let superseded = superseded_chunks(&chunks);
         Self {
             manifest,
             chunks,
@@ -145,9 +130,9 @@ impl Index {
         self.graph.as_ref()
     }
 
-    /// Hybrid search: vector neighbours and BM25 matches, fused ([`retrieve::fuse`]).
+    /// Hybrid search: vector neighbours and BM25 matches, fused ([`fusion::fuse`]).
     pub fn search(&self, query_vec: &[f32], query_text: &str, p: &SearchParams) -> Vec<Hit> {
-        let pool = retrieve::pool_size(p.top_k);
+        let pool = fusion::pool_size(p.top_k);
         let vector: Vec<(usize, f32)> = match (&self.graph, p.vector_weight > 0.0) {
             (Some(g), true) if query_vec.len() == g.dims() => self.nearest(g, query_vec, pool, p),
             _ => Vec::new(),
@@ -157,7 +142,7 @@ impl Index {
         } else {
             Vec::new()
         };
-        retrieve::fuse(&vector, &lexical, p, |c| {
+        fusion::fuse(&vector, &lexical, p, |c| {
             self.superseded.get(c).copied().unwrap_or(false)
         })
         .into_iter()

@@ -468,12 +468,13 @@ mod tests {
 
     #[test]
     fn search_rescores_with_the_graph() {
-        let data = vectors(3000, 96, 11);
+        // Quick in a debug build; `cargo bench --bench hnsw_recall` measures at scale.
+        let data = vectors(600, 96, 11);
         let graph = Graph::build(&data).expect("graph");
         let codes = NibbleCodes::from_graph(&graph);
-        assert_eq!(codes.len(), 3000);
+        assert_eq!(codes.len(), 600);
         let mut found = 0;
-        for query in data.iter().step_by(150) {
+        for query in data.iter().step_by(30) {
             let got = codes.search(&graph, query, 10);
             assert_eq!(got.len(), 10);
             assert!(got.windows(2).all(|w| w[0].1 >= w[1].1), "best first");

@@ -9,29 +9,10 @@
 //! clients are keyed by their prefix (`rate_limit.ipv6_prefix_len`, default /64), since
 //! one host usually owns a whole /64.
 
-use crate::config::{ClientIpHeader, RateLimitConfig};
+use crate::config::ClientIpHeader;
 use axum::http::HeaderMap;
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use ipnet::{IpNet, Ipv6Net};
 use std::net::{IpAddr, SocketAddr};
-
-/// Parses `10.0.0.0/8` or a bare address. An IPv4-mapped IPv6 range
-/// (`::ffff:10.0.0.0/104`) becomes the IPv4 range it maps.
-pub fn parse_net(s: &str) -> Option<IpNet> {
-    let s = s.trim();
-    let net = s
-        .parse::<IpNet>()
-        .ok()
-        .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))?;
-    Some(match net {
-        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
-            Some(v4) => Ipv4Net::new(v4, v6.prefix_len() - 96)
-                .map(|n| IpNet::V4(n.trunc()))
-                .unwrap_or(net),
-            None => net,
-        },
-        other => other,
-    })
-}
 
 /// One address as the server sees it: IPv4-mapped IPv6 is IPv4.
 pub fn canonical(ip: IpAddr) -> IpAddr {
@@ -160,16 +141,13 @@ pub struct ClientIpResolver {
 }
 
 impl ClientIpResolver {
-    /// From `[rate_limit]` (`trusted_proxies`, `client_ip_header`, `ipv6_prefix_len`).
-    pub fn new(c: &RateLimitConfig) -> Self {
+    /// From `[rate_limit]`: the `trusted_proxies` (parsed by
+    /// [`config::check`](crate::config::check)), `client_ip_header`, `ipv6_prefix_len`.
+    pub fn new(trusted: Vec<IpNet>, header: ClientIpHeader, ipv6_prefix_len: u8) -> Self {
         Self {
-            trusted: c
-                .trusted_proxies
-                .iter()
-                .filter_map(|p| parse_net(p))
-                .collect(),
-            header: c.client_ip_header,
-            ipv6_prefix_len: c.ipv6_prefix_len.clamp(1, 128),
+            trusted,
+            header,
+            ipv6_prefix_len: ipv6_prefix_len.clamp(1, 128),
         }
     }
 
@@ -213,6 +191,7 @@ pub fn bucket_key(ip: IpAddr, ipv6_prefix_len: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::parse_net;
     use proptest::prelude::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -225,11 +204,8 @@ mod tests {
     }
 
     fn resolver(header: ClientIpHeader, trusted: &[&str]) -> ClientIpResolver {
-        ClientIpResolver::new(&RateLimitConfig {
-            trusted_proxies: trusted.iter().map(|s| s.to_string()).collect(),
-            client_ip_header: header,
-            ..RateLimitConfig::default()
-        })
+        let trusted = trusted.iter().map(|s| parse_net(s).unwrap()).collect();
+        ClientIpResolver::new(trusted, header, 64)
     }
 
     fn ip(s: &str) -> IpAddr {

@@ -1,7 +1,7 @@
 //! In-process limiter: one `governor` keyed GCRA limiter per policy, and
 //! [`EventLimiter`] for limits that are read before they are charged.
 
-use super::{Decision, Policy};
+use super::policy::{Decision, Policy};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;

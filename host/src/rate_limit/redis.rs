@@ -1,7 +1,7 @@
 //! The shared limiter: GCRA in one Lua script, using Redis's clock so replicas agree.
 //! Keys expire when their bucket is full again.
 
-use super::{Decision, Policy};
+use super::policy::{Decision, Policy};
 use crate::redis_store::RedisStore;
 use std::sync::LazyLock;
 

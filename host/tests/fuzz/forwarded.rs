@@ -19,10 +19,8 @@
 //! what it sends in front of a trusted proxy.
 
 use super::{fuzz, mutants, Outcome};
-use autbot::config::{ClientIpHeader, RateLimitConfig};
-use autbot::rate_limit::client_ip::{
-    bucket_key, canonical, chain, parse_net, parse_node, ClientIpResolver,
-};
+use autbot::config::{parse_net, ClientIpHeader, RateLimitConfig};
+use autbot::rate_limit::client_ip::{bucket_key, canonical, chain, parse_node, ClientIpResolver};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use ipnet::IpNet;
 use proptest::prelude::*;
@@ -98,12 +96,7 @@ fn check(input: &[u8]) -> Outcome {
     }
     let nets: Vec<IpNet> = case.trusted.iter().filter_map(|n| parse_net(n)).collect();
     let is_trusted = |ip: &IpAddr| nets.iter().any(|n| n.contains(ip));
-    let resolver = ClientIpResolver::new(&RateLimitConfig {
-        trusted_proxies: case.trusted.clone(),
-        client_ip_header: case.header,
-        ipv6_prefix_len: case.prefix,
-        ..RateLimitConfig::default()
-    });
+    let resolver = ClientIpResolver::new(nets.clone(), case.header, case.prefix);
     let hops = chain(&case.headers, case.header);
     let client = resolver.client_ip(case.peer, &case.headers);
     let peer = canonical(case.peer);
@@ -291,11 +284,8 @@ const PROXY: &str = "10.0.0.1";
 const TRUSTED: &[&str] = &["10.0.0.0/8", "fd00::/8"];
 
 fn resolver(header: ClientIpHeader) -> ClientIpResolver {
-    ClientIpResolver::new(&RateLimitConfig {
-        trusted_proxies: TRUSTED.iter().map(|s| s.to_string()).collect(),
-        client_ip_header: header,
-        ..RateLimitConfig::default()
-    })
+    let trusted = TRUSTED.iter().map(|s| parse_net(s).unwrap()).collect();
+    ClientIpResolver::new(trusted, header, RateLimitConfig::default().ipv6_prefix_len)
 }
 
 fn untrusted_ip() -> impl Strategy<Value = IpAddr> {

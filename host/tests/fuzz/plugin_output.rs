@@ -18,11 +18,11 @@
 use super::{fuzz, mutants, note, Outcome};
 use autbot::config::{Config, PluginEntry, PluginsConfig};
 use autbot::embeddings::LocalEmbedder;
-use autbot::engine::search_params;
 use autbot::error::Error;
 use autbot::llm::Extractive;
 use autbot::plugins::{HostServices, PluginHost, RequestContext};
 use autbot::rag::live::LiveIndex;
+use autbot::rag::params::SearchParams;
 use autbot::rag::retrieve::Passage;
 use proptest::prelude::*;
 use std::sync::Arc;
@@ -151,7 +151,7 @@ fn harness(hook: &str) -> Harness {
         index: Arc::new(LiveIndex::default()),
         embedder: Arc::new(LocalEmbedder::new(32)),
         llm: Arc::new(Extractive),
-        search_params: search_params(&Config::default()),
+        search_params: SearchParams::from_config(&Config::default()),
     });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

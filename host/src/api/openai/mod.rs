@@ -13,6 +13,7 @@ use crate::api::query::SourceRef;
 use crate::app::AppState;
 use crate::engine::Ask;
 use crate::error::Error;
+use crate::pipeline::client_key::Requester;
 use crate::pipeline::json_body::JsonBody;
 use crate::pipeline::request_id::RequestId;
 use crate::rag::retrieve::Passage;
@@ -29,6 +30,7 @@ use std::sync::{Arc, OnceLock};
 pub async fn chat_completions(
     State(state): State<AppState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
+    Requester(client): Requester,
     headers: HeaderMap,
     JsonBody(body): JsonBody<serde_json::Value>,
 ) -> Result<Response, Error> {
@@ -51,6 +53,7 @@ pub async fn chat_completions(
         history: chat.history.clone(),
         options: chat.options.clone(),
         top_k: model.top_k,
+        client,
     };
     let head = Head {
         id: format!("chatcmpl-{request_id}"),

@@ -1,4 +1,6 @@
-//! Host capabilities and hooks: the vocabulary of the plugin contract in `wit/autbot.wit`.
+//! Host capabilities, hooks and contract versions: the vocabulary of the plugin
+//! contract in `wit/autbot.wit`. A leaf: configuration (`[[plugins.chain]]`) and the
+//! plugin runtime both name these types, and neither depends on the other for them.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1,0 +1,4 @@
+import { state } from "../state.js";
+export function history() {
+  return state.history.slice();
+}

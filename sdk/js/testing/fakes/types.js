@@ -1,0 +1,2 @@
+// `autbot:plugin/types` holds only type definitions.
+export {};

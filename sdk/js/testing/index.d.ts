@@ -1,0 +1,10 @@
+import type { Message, Passage, Query } from "../src/index.js";
+export function setConfig(table: Record<string, unknown>): void;
+export function logs(): { level: string; message: string }[];
+export function setHistory(messages: Message[]): void;
+export function onSearch(fn: (text: string, topK: number) => Passage[]): void;
+export function onEmbed(fn: (text: string) => ArrayLike<number>): void;
+export function onLlm(fn: (messages: Message[]) => string): void;
+export function reset(): void;
+export function query(text: string, requestId?: string): Query;
+export function passage(id: string, text: string, opts?: { source?: string; heading?: string; score?: number }): Passage;
