@@ -5,7 +5,9 @@
 //!    requests/s and p50/p99 latency;
 //! 2. the OpenAI path against a fake LLM with a fixed delay, one client, next to the
 //!    same client calling the fake directly: the difference of the p50s and of the
-//!    p99s is what the pipeline adds around the LLM call.
+//!    p99s is what the pipeline adds around the LLM call;
+//! 3. `POST /v1/chat/completions` against `POST /api/query` on the embedded defaults,
+//!    one client, the two alternating: what the OpenAI-compatible layer adds.
 //!
 //! Client, server and fake share this machine's cores; numbers are conservative.
 
@@ -81,7 +83,10 @@ async fn post_for(
             while Instant::now() < deadline {
                 let t = Instant::now();
                 let r = c.post(&url).json(&body(i)).send().await.unwrap();
-                assert_eq!(r.status(), 200);
+                let status = r.status();
+                if status != 200 {
+                    panic!("{status}: {}", r.text().await.unwrap_or_default());
+                }
                 let _ = r.bytes().await.unwrap();
                 lat.push(t.elapsed());
                 i += 1;
@@ -188,5 +193,45 @@ async fn main() {
         "pipeline overhead around the LLM call: p50 {:?}, p99 {:?}",
         pct(&lat, 0.5).saturating_sub(pct(&direct, 0.5)),
         pct(&lat, 0.99).saturating_sub(pct(&direct, 0.99))
+    );
+
+    // 3. The OpenAI-compatible route against /api/query, same questions, alternating.
+    let work = tempfile::tempdir().unwrap();
+    let query_url = start(config(work.path())).await;
+    let chat_url = query_url.replace("/api/query", "/v1/chat/completions");
+    let (mut api, mut v1) = (Vec::new(), Vec::new());
+    for i in 0..PAIRS * 2 {
+        let q = questions[i % questions.len()];
+        let t = Instant::now();
+        let r = client
+            .post(&query_url)
+            .json(&serde_json::json!({ "query": q }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let _ = r.bytes().await.unwrap();
+        api.push(t.elapsed());
+        let t = Instant::now();
+        let r = client
+            .post(&chat_url)
+            .json(&serde_json::json!({"model": "autbot", "messages": [{"role": "user", "content": q}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let _ = r.bytes().await.unwrap();
+        v1.push(t.elapsed());
+    }
+    api.sort();
+    v1.sort();
+    println!(
+        "embedded defaults, one client, {} pairs: /api/query p50 {:?}, p99 {:?}; /v1/chat/completions p50 {:?}, p99 {:?}; overhead p50 {:?}",
+        PAIRS * 2,
+        pct(&api, 0.5),
+        pct(&api, 0.99),
+        pct(&v1, 0.5),
+        pct(&v1, 0.99),
+        pct(&v1, 0.5).saturating_sub(pct(&api, 0.5)),
     );
 }

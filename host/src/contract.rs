@@ -139,3 +139,17 @@ impl fmt::Display for Hook {
         f.write_str(self.name())
     }
 }
+
+/// The largest `memory_mb` a plugin may be given (the instance pool reserves it).
+pub const MAX_PLUGIN_MEMORY_MB: u64 = 256;
+
+/// A public key: 64 hex digits, optionally prefixed `ed25519:`.
+pub fn parse_public_key(text: &str) -> Result<ed25519_dalek::VerifyingKey, String> {
+    let hex_text = text.trim().strip_prefix("ed25519:").unwrap_or(text.trim());
+    let bytes: [u8; 32] = hex::decode(hex_text)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| format!("`{text}` is not an ed25519 public key (64 hex digits)"))?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+        .map_err(|e| format!("`{text}` is not a valid ed25519 public key: {e}"))
+}

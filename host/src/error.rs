@@ -214,3 +214,150 @@ impl IntoResponse for Error {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error, and its status, code, message, `param` and `Retry-After`.
+    type Case = (
+        Error,
+        u16,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+
+    /// Every variant: its status, code, message, `param` and `Retry-After`.
+    #[test]
+    fn every_error_has_its_status_code_and_message() {
+        let cases: Vec<Case> = vec![
+            (Error::bad_request("malformed_json", "bad"), 400, "malformed_json", "bad", None, None),
+            (
+                Error::InvalidParameter {
+                    code: "unsupported_parameter",
+                    param: "n".into(),
+                    message: "n must be 1".into(),
+                },
+                400,
+                "unsupported_parameter",
+                "n must be 1",
+                Some("n"),
+                None,
+            ),
+            (
+                Error::UnknownModel("gpt-9".into()),
+                404,
+                "model_not_found",
+                "the model `gpt-9` does not exist; GET /v1/models lists the models served",
+                Some("model"),
+                None,
+            ),
+            (
+                Error::MissingApiKey { header: "X-API-Key".into() },
+                401,
+                "missing_api_key",
+                "this route needs an API key in `X-API-Key`",
+                None,
+                None,
+            ),
+            (Error::InvalidApiKey, 403, "invalid_api_key", "the API key is not valid for this route", None, None),
+            (
+                Error::NotFound { method: "GET".into(), path: "/x".into() },
+                404,
+                "not_found",
+                "no route for GET /x",
+                None,
+                None,
+            ),
+            (Error::MethodNotAllowed, 405, "method_not_allowed", "method not allowed on this route", None, None),
+            (Error::Conflict("no candidate".into()), 409, "conflict", "no candidate", None, None),
+            (
+                Error::PayloadTooLarge,
+                413,
+                "payload_too_large",
+                "the request body is larger than the server accepts (server.body_limit_bytes)",
+                None,
+                None,
+            ),
+            (Error::UnsupportedMediaType("send JSON".into()), 415, "unsupported_media_type", "send JSON", None, None),
+            (Error::unprocessable("query_refused", "no"), 422, "query_refused", "no", None, None),
+            (
+                Error::BodyTimeout { secs: 2.5 },
+                408,
+                "body_timeout",
+                "the request body was not complete within 2.5 s",
+                None,
+                None,
+            ),
+            (
+                Error::TooManyConcurrent { max: 3 },
+                429,
+                "too_many_concurrent_requests",
+                "too many requests in progress from this client (at most 3); retry when one has finished",
+                None,
+                Some("1"),
+            ),
+            (
+                Error::RateLimited { retry_after_secs: 7 },
+                429,
+                "rate_limited",
+                "too many requests; retry in 7 s",
+                None,
+                Some("7"),
+            ),
+            (
+                Error::Upstream("HTTP 500, server error".into()),
+                502,
+                "upstream_error",
+                "the language model service failed (HTTP 500, server error)",
+                None,
+                None,
+            ),
+            (
+                Error::UpstreamUnavailable { retry_after_secs: 30 },
+                503,
+                "upstream_unavailable",
+                "the language model is unavailable; retry in 30 s",
+                None,
+                Some("30"),
+            ),
+            (Error::NotReady("building".into()), 503, "not_ready", "building", None, Some("1")),
+            (Error::Overloaded, 503, "overloaded", "the server is overloaded; retry shortly", None, Some("1")),
+            (Error::Timeout("too slow".into()), 504, "timeout", "too slow", None, None),
+            (
+                Error::PluginFailed { plugin: "guard".into(), message: "trapped".into() },
+                500,
+                "plugin_failed",
+                "plugin `guard` failed: trapped",
+                None,
+                None,
+            ),
+            (Error::Internal("a secret detail".into()), 500, "internal_error", "internal error", None, None),
+        ];
+        for (error, status, code, message, param, retry_after) in cases {
+            assert_eq!(error.status().as_u16(), status, "{error:?}");
+            assert_eq!(error.code(), code, "{error:?}");
+            assert_eq!(error.to_string(), message, "{error:?}");
+            assert_eq!(error.param().as_deref(), param, "{error:?}");
+            let response = error.into_response();
+            assert_eq!(response.status().as_u16(), status);
+            let header = response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok());
+            assert_eq!(header, retry_after, "{code}");
+            // The body is rendered later, once the request id is known.
+            let pending = response
+                .extensions()
+                .get::<PendingError>()
+                .expect("pending");
+            assert_eq!(
+                (pending.code.as_str(), pending.message.as_str()),
+                (code, message)
+            );
+            assert_eq!(pending.param.as_deref(), param);
+        }
+    }
+}

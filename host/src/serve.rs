@@ -3,7 +3,7 @@
 
 use crate::app::router;
 use crate::cache::ResponseCache;
-use crate::config::{CacheBackend, Checked, SharedBackend};
+use crate::config::{CacheBackend, Checked, Environment, SharedBackend};
 use crate::engine::{Engine, EngineParts};
 use crate::indexer::{IndexSettings, Indexer};
 use crate::pipeline::rate_limit::RateLimitLayer;
@@ -124,7 +124,7 @@ pub async fn serve(checked: Checked) -> anyhow::Result<()> {
     tracing::info!(addr = %local, version = env!("CARGO_PKG_VERSION"), "listening");
 
     // `/metrics` on its own listener (observability.metrics_addr / metrics_port).
-    crate::api::metrics::spawn_listener(&state).await?;
+    spawn_metrics_listener(&state).await?;
     let indexer = state.indexer.clone();
     tokio::spawn(async move {
         if let Err(e) = indexer.load_or_build(stored).await {
@@ -165,6 +165,48 @@ pub async fn serve(checked: Checked) -> anyhow::Result<()> {
         } => tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing the remaining connections"),
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Starts the separate metrics listener when metrics are on and
+/// `observability.metrics_addr` (or the older `observability.metrics_port`, on
+/// `server.host`) is set; an address that cannot be bound refuses the start, naming
+/// the key. In production, serving metrics on the public port is logged as a warning.
+async fn spawn_metrics_listener(state: &AppState) -> anyhow::Result<()> {
+    if state.metrics.is_none() {
+        return Ok(());
+    }
+    let config = &state.config;
+    let o = &config.observability;
+    let (key, addr) = match (&o.metrics_addr, o.metrics_port) {
+        (Some(addr), _) => ("observability.metrics_addr", addr.clone()),
+        (None, Some(port)) => (
+            "observability.metrics_port",
+            format!("{}:{port}", config.server.host),
+        ),
+        (None, None) => {
+            if config.security.environment == Environment::Production {
+                tracing::warn!(
+                    "/metrics is served on the public port (plugin versions, models); set \
+                     observability.metrics_addr, e.g. 127.0.0.1:9100, to serve it only there"
+                );
+            }
+            return Ok(());
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("{key}: cannot listen on {addr}: {e}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "metrics listening");
+    let app = crate::api::metrics::listener_router(state.clone());
+    // The same accept loop as the public port: header timeout, connection caps.
+    let limits = crate::net::Limits::new(&config.server, state.client_ips.clone());
+    tokio::spawn(crate::net::serve(
+        listener,
+        app,
+        limits,
+        std::future::pending(),
+    ));
     Ok(())
 }
 

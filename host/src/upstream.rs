@@ -258,6 +258,69 @@ mod tests {
     }
 
     #[test]
+    fn upstream_failures_map_to_client_errors() {
+        let cases = [
+            (
+                UpstreamError::Timeout,
+                504,
+                "timeout",
+                "the language model did not answer in time".to_string(),
+            ),
+            (
+                UpstreamError::CircuitOpen {
+                    retry_after_secs: 9,
+                },
+                503,
+                "upstream_unavailable",
+                "the language model is unavailable; retry in 9 s".to_string(),
+            ),
+            (
+                UpstreamError::Budget {
+                    retry_after_secs: 4,
+                },
+                429,
+                "rate_limited",
+                "too many requests; retry in 4 s".to_string(),
+            ),
+            (
+                UpstreamError::BudgetUnavailable,
+                503,
+                "not_ready",
+                "the language model budget cannot be checked (redis unreachable); retry shortly"
+                    .to_string(),
+            ),
+            (
+                UpstreamError::Status {
+                    status: 500,
+                    message: String::new(),
+                },
+                502,
+                "upstream_error",
+                "the language model service failed (HTTP 500, server error)".to_string(),
+            ),
+            (
+                UpstreamError::Connect("connection refused".into()),
+                502,
+                "upstream_error",
+                "the language model service failed (unreachable: connection refused)".to_string(),
+            ),
+            (
+                UpstreamError::Malformed("no choices".into()),
+                502,
+                "upstream_error",
+                "the language model service failed (malformed answer: no choices)".to_string(),
+            ),
+        ];
+        for (upstream, status, code, message) in cases {
+            let e = Error::from(upstream);
+            assert_eq!(
+                (e.status().as_u16(), e.code(), e.to_string()),
+                (status, code.to_string(), message)
+            );
+        }
+    }
+
+    #[test]
     fn texts_are_generic() {
         let e = UpstreamError::Status {
             status: 500,

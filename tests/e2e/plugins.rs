@@ -263,7 +263,10 @@ async fn admin_plugins_lists_versions_grants_and_counters() {
     let bytes = std::fs::read(plugin("plugins/dist/query-guard.wasm")).unwrap();
     assert_eq!(st["version"], hex::encode(Sha256::digest(&bytes)));
     assert_eq!(st["hook"], "preprocessor");
-    assert_eq!(st["capabilities"], serde_json::json!(["config", "log", "conversation"]));
+    assert_eq!(
+        st["capabilities"],
+        serde_json::json!(["config", "log", "conversation"])
+    );
     assert_eq!(st["calls"], 1);
     assert_eq!(st["failures"], 0);
     assert_eq!(st["size_bytes"], bytes.len());

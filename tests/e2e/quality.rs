@@ -10,8 +10,8 @@ use autbot::embeddings::{Embedder, LocalEmbedder};
 use autbot::eval::{first_rank, load_questions};
 use autbot::rag::chunk::ChunkParams;
 use autbot::rag::index::Index;
-use autbot::rag::params::SearchParams;
 use autbot::rag::ingest::{self, IngestPaths};
+use autbot::rag::params::SearchParams;
 use autbot::rag::retrieve::retrieve;
 use std::path::Path;
 

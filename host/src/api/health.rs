@@ -5,8 +5,8 @@
 //! the status alone, so plugin, index, model and Redis details (error texts, versions,
 //! host names) are not shown to the internet. Load balancers need only the status code.
 
-use crate::state::AppState;
 use crate::pipeline::request_id::RequestId;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};

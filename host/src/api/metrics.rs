@@ -2,11 +2,10 @@
 //!
 //! The metrics name plugins, their versions and models, so they can be kept off the
 //! public port: with `observability.metrics_addr` (e.g. `127.0.0.1:9100`) they are
-//! served only on that separate listener ([`spawn_listener`]), and `/metrics` on the
-//! public port answers 404.
+//! served only on that separate listener (started by `serve`, with
+//! [`listener_router`]), and `/metrics` on the public port answers 404.
 
 use crate::state::AppState;
-use crate::config::Environment;
 use axum::extract::State;
 use axum::http::{header, Method, Uri};
 use axum::response::{IntoResponse, Response};
@@ -42,46 +41,4 @@ pub fn listener_router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .layer(Extension(MetricsListener))
         .with_state(state)
-}
-
-/// Starts the separate metrics listener when metrics are on and
-/// `observability.metrics_addr` (or the older `observability.metrics_port`, on
-/// `server.host`) is set; an address that cannot be bound refuses the start, naming
-/// the key. In production, serving metrics on the public port is logged as a warning.
-pub async fn spawn_listener(state: &AppState) -> anyhow::Result<()> {
-    if state.metrics.is_none() {
-        return Ok(());
-    }
-    let config = &state.config;
-    let o = &config.observability;
-    let (key, addr) = match (&o.metrics_addr, o.metrics_port) {
-        (Some(addr), _) => ("observability.metrics_addr", addr.clone()),
-        (None, Some(port)) => (
-            "observability.metrics_port",
-            format!("{}:{port}", config.server.host),
-        ),
-        (None, None) => {
-            if config.security.environment == Environment::Production {
-                tracing::warn!(
-                    "/metrics is served on the public port (plugin versions, models); set \
-                     observability.metrics_addr, e.g. 127.0.0.1:9100, to serve it only there"
-                );
-            }
-            return Ok(());
-        }
-    };
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("{key}: cannot listen on {addr}: {e}"))?;
-    tracing::info!(addr = %listener.local_addr()?, "metrics listening");
-    let app = listener_router(state.clone());
-    // The same accept loop as the public port: header timeout, connection caps.
-    let limits = crate::net::Limits::new(&config.server, state.client_ips.clone());
-    tokio::spawn(crate::net::serve(
-        listener,
-        app,
-        limits,
-        std::future::pending(),
-    ));
-    Ok(())
 }

@@ -12,8 +12,8 @@
 //! event's name and its `data`, a JSON text whose own schema is given with
 //! `contentMediaType` / `contentSchema` (see [`stream_event_schema`]).
 
-use crate::state::AppState;
 use crate::config::Config;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};

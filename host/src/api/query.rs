@@ -1,10 +1,10 @@
 //! `POST /api/query`: the prototype-compatible question endpoint.
 
-use crate::state::AppState;
 use crate::error::{Error, ErrorBody};
 use crate::pipeline::client_key::Requester;
 use crate::pipeline::json_body::JsonBody;
 use crate::pipeline::request_id::RequestId;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::{Extension, Json};

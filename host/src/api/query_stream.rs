@@ -3,12 +3,12 @@
 //! order), then `done` (the whole answer) or `error`.
 
 use super::query::{clean_query, sources, QueryRequest, SourceRef};
-use crate::state::AppState;
 use crate::error::{Error, ErrorBody};
 use crate::llm::Piece;
 use crate::pipeline::client_key::Requester;
 use crate::pipeline::json_body::JsonBody;
 use crate::pipeline::request_id::RequestId;
+use crate::state::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};

@@ -6,8 +6,8 @@
 
 mod single_flight;
 
-use crate::config::{CacheBackend, CacheConfig};
 use crate::answer::Outcome;
+use crate::config::{CacheBackend, CacheConfig};
 use crate::redis_store::RedisStore;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;

@@ -267,7 +267,7 @@ fn rules(c: &Config) -> (Vec<String>, Parsed) {
     }
 
     for key in &c.plugins.trusted_keys {
-        if let Err(e) = crate::plugins::signature::parse_public_key(key) {
+        if let Err(e) = crate::contract::parse_public_key(key) {
             p.push(format!("plugins.trusted_keys: {e}"));
         }
     }
@@ -302,11 +302,11 @@ fn rules(c: &Config) -> (Vec<String>, Parsed) {
                 ));
             }
         }
-        if entry.memory_mb > crate::plugins::MAX_PLUGIN_MEMORY_MB {
+        if entry.memory_mb > crate::contract::MAX_PLUGIN_MEMORY_MB {
             p.push(format!(
                 "{key}.memory_mb: {} is above the host maximum of {} MiB",
                 entry.memory_mb,
-                crate::plugins::MAX_PLUGIN_MEMORY_MB
+                crate::contract::MAX_PLUGIN_MEMORY_MB
             ));
         }
         if entry.deadline_ms == 0
@@ -378,3 +378,6 @@ fn is_origin(origin: &str) -> bool {
         Err(_) => false,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -18,3 +18,6 @@ pub mod openai_error;
 pub mod rate_limit;
 pub mod request_id;
 pub mod timeout;
+
+#[cfg(test)]
+mod tests;

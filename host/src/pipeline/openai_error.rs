@@ -29,8 +29,8 @@ pub struct OpenAiError {
 }
 
 #[derive(Serialize)]
-struct Envelope {
-    error: OpenAiError,
+struct Envelope<'a> {
+    error: &'a OpenAiError,
 }
 
 impl OpenAiError {
@@ -53,7 +53,7 @@ impl OpenAiError {
     }
 
     /// The JSON text `{"error": {...}}`.
-    pub fn to_json(self) -> String {
+    pub fn to_json(&self) -> String {
         serde_json::to_string(&Envelope { error: self }).unwrap_or_default()
     }
 }

@@ -1,5 +1,11 @@
 //! Per-request deadline (`server.request_timeout_secs`): a request still running at the
 //! deadline is dropped and answered with 504 `timeout`.
+//!
+//! Hand-written rather than tower-http's `TimeoutLayer::with_status_code(504, …)`: that
+//! answers with an empty 504, which `error_body` would render as the generic "the
+//! request took too long", without the configured deadline in the message and without
+//! the log line of every [`Error`]; keeping both would take a mapping layer as long as
+//! this one.
 
 use crate::error::Error;
 use axum::extract::{Request, State};

@@ -23,8 +23,7 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 /// Granularity of plugin deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(2);
 
-/// Largest linear memory any plugin may be granted, in MiB.
-pub const MAX_PLUGIN_MEMORY_MB: u64 = 256;
+pub use crate::contract::MAX_PLUGIN_MEMORY_MB;
 
 /// Native stack of one call (the guest's wasm stack, 512 KiB by default, plus room
 /// for host functions).

@@ -5,8 +5,8 @@
 use super::bindings::types;
 use crate::embeddings::Embedder;
 use crate::llm::{ChatMessage, Llm, Role};
-use crate::rag::params::SearchParams;
 use crate::rag::live::LiveIndex;
+use crate::rag::params::SearchParams;
 use crate::rag::retrieve::retrieve;
 use std::sync::Arc;
 

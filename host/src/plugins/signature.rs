@@ -7,6 +7,7 @@
 //! runs on the bytes read, before the compiled-code cache is consulted, so the cache
 //! cannot stand in for a signature.
 
+pub use crate::contract::parse_public_key;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -99,17 +100,6 @@ fn message(bytes: &[u8]) -> Vec<u8> {
     let mut m = DOMAIN.to_vec();
     m.extend_from_slice(&Sha256::digest(bytes));
     m
-}
-
-/// A public key: 64 hex digits, optionally prefixed `ed25519:`.
-pub fn parse_public_key(text: &str) -> Result<VerifyingKey, String> {
-    let hex_text = text.trim().strip_prefix("ed25519:").unwrap_or(text.trim());
-    let bytes: [u8; 32] = hex::decode(hex_text)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| format!("`{text}` is not an ed25519 public key (64 hex digits)"))?;
-    VerifyingKey::from_bytes(&bytes)
-        .map_err(|e| format!("`{text}` is not a valid ed25519 public key: {e}"))
 }
 
 /// A secret key file: its first line is 64 hex digits (the key's seed), optionally

@@ -3,8 +3,8 @@
 
 use super::bm25::Bm25;
 use super::chunk::Chunk;
-use super::graph::Graph;
 use super::fusion;
+use super::graph::Graph;
 use super::nibble_scan::NibbleCodes;
 use super::params::SearchParams;
 use super::superseded::superseded_chunks;
