@@ -6,7 +6,7 @@ use autbot::cache::ResponseCache;
 use autbot::config::{
     CacheBackend, CacheConfig, LimitPolicy, RateLimitConfig, RedisConfig, SharedBackend,
 };
-use autbot::engine::Outcome;
+use autbot::answer::Outcome;
 use autbot::rate_limit::{Policy, RateLimiter};
 use autbot::redis_store::RedisStore;
 use std::sync::Arc;

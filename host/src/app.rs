@@ -12,9 +12,7 @@ use crate::pipeline::{
     access_log, admin_auth, client_addr, cors, error_body, load_shed, rate_limit, request_id,
     timeout,
 };
-/// Handlers outside this file's last change still name the state here; it lives in
-/// [`crate::state`].
-pub use crate::state::AppState;
+use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};

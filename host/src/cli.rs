@@ -99,9 +99,9 @@ pub enum PluginCommand {
     Test {
         /// The `.wasm` file.
         file: PathBuf,
-        /// `preprocessor`, `ranker` or `prompt-builder`.
-        #[arg(long)]
-        hook: String,
+        /// The hook to call.
+        #[arg(long, value_enum)]
+        hook: crate::config::Hook,
         /// One input (JSON: `{"query", "passages", "history"}`).
         #[arg(long, conflicts_with = "cases")]
         input: Option<PathBuf>,

@@ -102,8 +102,9 @@ impl fmt::Display for Capability {
     }
 }
 
-/// A pipeline hook, each matching one WIT world.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+/// A pipeline hook, each matching one WIT world. The same names in configuration
+/// (serde), on the command line (clap) and in WIT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Hook {
     /// World `preprocessor`: rewrite or refuse the query.
@@ -115,6 +116,14 @@ pub enum Hook {
 }
 
 impl Hook {
+    /// Every hook, in pipeline order.
+    pub const ALL: [Hook; 3] = [Hook::Preprocessor, Hook::Ranker, Hook::PromptBuilder];
+
+    /// The hook whose world exports `name`.
+    pub fn exporting(name: &str) -> Option<Hook> {
+        Hook::ALL.into_iter().find(|h| h.export() == name)
+    }
+
     /// The WIT world name.
     pub fn name(self) -> &'static str {
         match self {

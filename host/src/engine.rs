@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tracing::Instrument;
 
-pub use crate::answer::{Ask, Outcome, StreamedOutcome};
+use crate::answer::{Ask, Outcome, StreamedOutcome};
 
 /// The engine's collaborators.
 pub struct EngineParts {

@@ -26,7 +26,7 @@ pub mod rate_limit;
 pub mod redis_store;
 pub mod serve;
 
-pub(crate) mod answer;
+pub mod answer;
 pub(crate) mod contract;
 pub(crate) mod net;
 pub(crate) mod pipeline;

@@ -44,7 +44,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }) => {
             let setup = plugin_tools::test_setup(
                 file,
-                &hook,
+                hook,
                 docs,
                 llm_reply,
                 grant,

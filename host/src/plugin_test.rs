@@ -209,7 +209,9 @@ async fn host(setup: &TestSetup) -> Result<PluginHost, String> {
             Some(reply) => Arc::new(Canned(reply.clone())),
             None => Arc::new(Extractive),
         },
-        search_params: crate::engine::search_params(&crate::config::Config::default()),
+        search_params: crate::rag::params::SearchParams::from_config(
+            &crate::config::Config::default(),
+        ),
     });
     PluginHost::new(&plugins, services)
         .await
@@ -235,7 +237,7 @@ async fn index(docs: Option<&Path>) -> Result<LiveIndex, String> {
         overlap: config.index.chunk_overlap,
     };
     let embedder = LocalEmbedder::new(384);
-    let params = crate::engine::search_params(&config);
+    let params = crate::rag::params::SearchParams::from_config(&config);
     let (index, _) = crate::rag::ingest::build(
         &paths,
         chunking,

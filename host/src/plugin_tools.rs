@@ -225,7 +225,7 @@ pub fn verify(trusted: &[String], file: &Path) -> Result<String, String> {
 #[allow(clippy::too_many_arguments)]
 pub fn test_setup(
     file: PathBuf,
-    hook: &str,
+    hook: crate::config::Hook,
     docs: Option<PathBuf>,
     llm_reply: Option<String>,
     grant: Option<Vec<String>>,
@@ -233,9 +233,7 @@ pub fn test_setup(
     deadline_ms: Option<u64>,
     memory_mb: Option<u64>,
 ) -> Result<crate::plugin_test::TestSetup, String> {
-    use crate::config::{Capability, Hook};
-    let hook: Hook = serde_json::from_value(serde_json::Value::String(hook.into()))
-        .map_err(|_| format!("--hook: `{hook}` is not preprocessor, ranker or prompt-builder"))?;
+    use crate::config::Capability;
     let grant = grant
         .map(|names| {
             names

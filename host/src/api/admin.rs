@@ -1,6 +1,6 @@
 //! `/admin/*` (admin API key required): re-index and plugin management.
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::error::{Error, ErrorBody};
 use crate::plugins::{CanaryActionError, PluginStatus, ReloadOutcome};
 use axum::extract::{Path, State};

@@ -3,7 +3,7 @@
 //! public OpenAI-compatible API (`/v1/models`, `/v1/chat/completions`) like any other;
 //! the router mounts these routes only when `server.chat_page` is on.
 
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::middleware::map_response;

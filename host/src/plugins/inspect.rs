@@ -72,13 +72,8 @@ pub fn inspect(path: &Path, plugins: Option<&PluginsConfig>) -> Result<String, S
     let exports: Vec<String> = ty.exports(&engine).map(|(n, _)| n.to_string()).collect();
     let world = exports
         .iter()
-        .find_map(|e| match e.as_str() {
-            "preprocess" => Some("preprocessor"),
-            "rank" => Some("ranker"),
-            "build-prompt" => Some("prompt-builder"),
-            _ => None,
-        })
-        .unwrap_or("unknown (exports no AutBot hook)");
+        .find_map(|e| crate::config::Hook::exporting(e))
+        .map_or("unknown (exports no AutBot hook)", |h| h.name());
     let list = |v: &[String]| {
         if v.is_empty() {
             "  (none)\n".to_string()

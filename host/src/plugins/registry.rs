@@ -160,14 +160,42 @@ impl From<&VersionStats> for VersionCounters {
     }
 }
 
+/// Which version of a plugin a reload concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReloadTarget {
+    Stable,
+    Canary,
+}
+
+impl ReloadTarget {
+    fn name(self) -> &'static str {
+        match self {
+            ReloadTarget::Stable => "stable",
+            ReloadTarget::Canary => "canary",
+        }
+    }
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReloadResult {
+    /// The file has not changed (or is a withdrawn candidate's).
+    Unchanged,
+    /// The new version passed every check and serves.
+    Reloaded,
+    /// It failed a check; the version serving keeps serving.
+    Failed,
+}
+
 /// Result of one reload attempt.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReloadOutcome {
     pub name: String,
-    /// `stable` or `canary`.
-    pub target: &'static str,
+    pub target: ReloadTarget,
     /// `unchanged`, `reloaded` or `failed`.
-    pub result: String,
+    pub result: ReloadResult,
     pub version: String,
     pub error: Option<String>,
 }
@@ -521,7 +549,7 @@ impl PluginHost {
         let path = slot.path.load_full();
         let entry = &slot.entry;
         let outcome = match file_sha(&path) {
-            Ok(sha) if sha == current.sha256 => return unchanged(entry, "stable", sha),
+            Ok(sha) if sha == current.sha256 => return unchanged(entry, ReloadTarget::Stable, sha),
             Ok(_) => self.load_checked(entry, &path).await,
             Err(e) => Err(e),
         };
@@ -531,9 +559,9 @@ impl PluginHost {
                 plugin_info(entry, &current.sha256, 0.0);
                 plugin_info(entry, &version, 1.0);
                 slot.current.store(Arc::new(loaded));
-                self.reloaded(slot, "stable", version)
+                self.reloaded(slot, ReloadTarget::Stable, version)
             }
-            Err(e) => self.reload_failed(slot, "stable", current.sha256.clone(), e),
+            Err(e) => self.reload_failed(slot, ReloadTarget::Stable, current.sha256.clone(), e),
         }
     }
 
@@ -543,11 +571,11 @@ impl PluginHost {
         let entry = candidate_entry(&slot.entry, spec);
         let outcome = match file_sha(&spec.path) {
             Ok(sha) if Some(&sha) == serving_sha.as_ref() => {
-                return unchanged(&slot.entry, "canary", sha)
+                return unchanged(&slot.entry, ReloadTarget::Canary, sha)
             }
             // Withdrawn: it stays out until its file changes.
             Ok(sha) if lock(&slot.withdrawn).as_ref() == Some(&sha) => {
-                return unchanged(&slot.entry, "canary", sha)
+                return unchanged(&slot.entry, ReloadTarget::Canary, sha)
             }
             Ok(_) => self.load_checked(&entry, &spec.path).await,
             Err(e) => Err(e),
@@ -564,11 +592,11 @@ impl PluginHost {
                 slot.canary
                     .store(Some(Arc::new(new_candidate(spec, loaded))));
                 *lock(&slot.withdrawn) = None;
-                self.reloaded(slot, "canary", version)
+                self.reloaded(slot, ReloadTarget::Canary, version)
             }
             Err(e) => {
                 let version = serving_sha.unwrap_or_default();
-                self.reload_failed(slot, "canary", version, e)
+                self.reload_failed(slot, ReloadTarget::Canary, version, e)
             }
         }
     }
@@ -578,15 +606,15 @@ impl PluginHost {
         self_test(entry, &self.services, loaded).await
     }
 
-    fn reloaded(&self, slot: &PluginSlot, target: &'static str, version: String) -> ReloadOutcome {
+    fn reloaded(&self, slot: &PluginSlot, target: ReloadTarget, version: String) -> ReloadOutcome {
         slot.reloads.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(PLUGIN_RELOADS, "plugin" => slot.entry.name.clone(), "result" => "reloaded").increment(1);
         *lock(&slot.last_error) = None;
-        tracing::info!(plugin = %slot.entry.name, target, version = %version, "plugin reloaded");
+        tracing::info!(plugin = %slot.entry.name, target = target.name(), version = %version, "plugin reloaded");
         ReloadOutcome {
             name: slot.entry.name.clone(),
             target,
-            result: "reloaded".into(),
+            result: ReloadResult::Reloaded,
             version,
             error: None,
         }
@@ -595,18 +623,18 @@ impl PluginHost {
     fn reload_failed(
         &self,
         slot: &PluginSlot,
-        target: &'static str,
+        target: ReloadTarget,
         version: String,
         e: String,
     ) -> ReloadOutcome {
         slot.reload_failures.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(PLUGIN_RELOADS, "plugin" => slot.entry.name.clone(), "result" => "failed").increment(1);
-        tracing::error!(plugin = %slot.entry.name, target, error = %e, "plugin reload failed; the version serving keeps serving");
+        tracing::error!(plugin = %slot.entry.name, target = target.name(), error = %e, "plugin reload failed; the version serving keeps serving");
         *lock(&slot.last_error) = Some(e.clone());
         ReloadOutcome {
             name: slot.entry.name.clone(),
             target,
-            result: "failed".into(),
+            result: ReloadResult::Failed,
             version,
             error: Some(e),
         }
@@ -776,11 +804,11 @@ fn file_sha(path: &Path) -> Result<String, String> {
         .map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-fn unchanged(entry: &PluginEntry, target: &'static str, version: String) -> ReloadOutcome {
+fn unchanged(entry: &PluginEntry, target: ReloadTarget, version: String) -> ReloadOutcome {
     ReloadOutcome {
         name: entry.name.clone(),
         target,
-        result: "unchanged".into(),
+        result: ReloadResult::Unchanged,
         version,
         error: None,
     }

@@ -10,8 +10,8 @@ mod request;
 mod stream;
 
 use crate::api::query::SourceRef;
-use crate::app::AppState;
-use crate::engine::Ask;
+use crate::state::AppState;
+use crate::answer::Ask;
 use crate::error::Error;
 use crate::pipeline::client_key::Requester;
 use crate::pipeline::json_body::JsonBody;

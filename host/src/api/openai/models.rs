@@ -1,6 +1,6 @@
 //! `GET /v1/models`: the names clients may send as `model` (`[[openai_api.models]]`).
 
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;

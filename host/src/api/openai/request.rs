@@ -1,5 +1,5 @@
 //! The body of `POST /v1/chat/completions`, checked field by field: what AutBot
-//! honours is parsed into an [`Ask`](crate::engine::Ask); what it cannot honour
+//! honours is parsed into an [`Ask`](crate::answer::Ask); what it cannot honour
 //! (tools, several choices, log probabilities, images, ...) is a 400 naming the
 //! parameter, never silently ignored; unknown fields are refused the same way.
 
