@@ -17,7 +17,10 @@ use super::lift::{
 };
 use super::limits::LimitHit;
 use super::loader::LoadedPlugin;
+use crate::contract::Hook;
+use std::future::Future;
 use std::time::Duration;
+use wasmtime::component::{ComponentExportIndex, Instance};
 use wasmtime::{Store, Trap};
 
 /// Time a call may run past its deadline before the timer gives up on it: the
@@ -45,26 +48,126 @@ pub enum CallError {
     Instantiate(String),
 }
 
-/// A hook's input.
-pub enum HookInput {
-    Preprocess(types::Query),
-    Rank(types::Query, Vec<types::Passage>),
-    BuildPrompt(types::Query, Vec<types::Passage>),
+/// One hook's call: its input, how the export is called, and its output, lifted
+/// within the plugin's output limits. Each hook is its own type, so a chain of one
+/// hook can only be called with that hook's input and only yields its output.
+pub trait HookCall: Send {
+    type Output: Send;
+    /// The hook (and WIT world) this call belongs to.
+    const HOOK: Hook;
+    /// Calls the export of an instance of the plugin.
+    fn call(
+        self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+        export: &ComponentExportIndex,
+    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send;
 }
 
-/// A hook's output, lifted within the plugin's output limits.
-pub enum HookOutput {
-    Preprocess(Result<types::Query, types::Rejection>),
-    Rank(Vec<types::Ranked>),
-    BuildPrompt(Vec<types::Message>),
+/// `preprocess(q)`.
+pub struct Preprocess(pub types::Query);
+/// `rank(q, candidates)`.
+pub struct Rank(pub types::Query, pub Vec<types::Passage>);
+/// `build-prompt(q, passages)`.
+pub struct BuildPrompt(pub types::Query, pub Vec<types::Passage>);
+
+impl HookCall for Preprocess {
+    type Output = Result<types::Query, types::Rejection>;
+    const HOOK: Hook = Hook::Preprocessor;
+
+    async fn call(
+        self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+        export: &ComponentExportIndex,
+    ) -> wasmtime::Result<Self::Output> {
+        let f = instance.get_typed_func::<(&types::Query,), (Result<RawQuery, RawRejection>,)>(
+            &mut *store,
+            export,
+        )?;
+        let (raw,) = f
+            .call_async(&mut *store, (&self.0,))
+            .await
+            .map_err(call_phase)?;
+        Ok(match raw {
+            Ok(q) => Ok(types::Query {
+                text: q.text.0,
+                request_id: q.request_id.0,
+            }),
+            Err(r) => Err(types::Rejection {
+                reason: r.reason.0,
+                code: r.code.0,
+            }),
+        })
+    }
+}
+
+impl HookCall for Rank {
+    type Output = Vec<types::Ranked>;
+    const HOOK: Hook = Hook::Ranker;
+
+    async fn call(
+        self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+        export: &ComponentExportIndex,
+    ) -> wasmtime::Result<Self::Output> {
+        let f = instance
+            .get_typed_func::<(&types::Query, &[types::Passage]), (BoundedVec<RawRanked>,)>(
+                &mut *store,
+                export,
+            )?;
+        let (raw,) = f
+            .call_async(&mut *store, (&self.0, &self.1))
+            .await
+            .map_err(call_phase)?;
+        Ok(raw
+            .0
+            .into_iter()
+            .map(|r| types::Ranked {
+                id: r.id.0,
+                score: r.score,
+            })
+            .collect())
+    }
+}
+
+impl HookCall for BuildPrompt {
+    type Output = Vec<types::Message>;
+    const HOOK: Hook = Hook::PromptBuilder;
+
+    async fn call(
+        self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+        export: &ComponentExportIndex,
+    ) -> wasmtime::Result<Self::Output> {
+        let f = instance
+            .get_typed_func::<(&types::Query, &[types::Passage]), (BoundedVec<RawResultMessage>,)>(
+                &mut *store,
+                export,
+            )?;
+        let (raw,) = f
+            .call_async(&mut *store, (&self.0, &self.1))
+            .await
+            .map_err(call_phase)?;
+        Ok(raw
+            .0
+            .into_iter()
+            .map(|m| types::Message {
+                role: m.role,
+                content: m.content.0,
+            })
+            .collect())
+    }
 }
 
 /// Runs one call in a fresh store, within its deadline; forwards stderr to the log.
-pub async fn invoke(
+pub async fn invoke<C: HookCall>(
     setup: CallSetup<'_>,
     loaded: &LoadedPlugin,
-    input: HookInput,
-) -> Result<HookOutput, CallError> {
+    input: C,
+) -> Result<C::Output, CallError> {
     let entry = setup.entry;
     let budget = LiftBudget {
         max_entries: entry.max_output_entries,
@@ -95,72 +198,13 @@ pub async fn invoke(
 
 /// Instantiates and calls the hook's export. Its result is lifted within the call's
 /// budget (installed by `WithBudget`), before the guest's post-return cleanup.
-async fn run(
+async fn run<C: HookCall>(
     store: &mut Store<HostState>,
     loaded: &LoadedPlugin,
-    input: HookInput,
-) -> wasmtime::Result<HookOutput> {
+    input: C,
+) -> wasmtime::Result<C::Output> {
     let instance = loaded.pre.instantiate_async(&mut *store).await?;
-    let export = &loaded.export;
-    Ok(match input {
-        HookInput::Preprocess(q) => {
-            let f = instance
-                .get_typed_func::<(&types::Query,), (Result<RawQuery, RawRejection>,)>(
-                    &mut *store,
-                    export,
-                )?;
-            let (raw,) = f.call_async(&mut *store, (&q,)).await.map_err(call_phase)?;
-            HookOutput::Preprocess(match raw {
-                Ok(q) => Ok(types::Query {
-                    text: q.text.0,
-                    request_id: q.request_id.0,
-                }),
-                Err(r) => Err(types::Rejection {
-                    reason: r.reason.0,
-                    code: r.code.0,
-                }),
-            })
-        }
-        HookInput::Rank(q, passages) => {
-            let f = instance
-                .get_typed_func::<(&types::Query, &[types::Passage]), (BoundedVec<RawRanked>,)>(
-                    &mut *store,
-                    export,
-                )?;
-            let (raw,) = f
-                .call_async(&mut *store, (&q, &passages))
-                .await
-                .map_err(call_phase)?;
-            HookOutput::Rank(
-                raw.0
-                    .into_iter()
-                    .map(|r| types::Ranked {
-                        id: r.id.0,
-                        score: r.score,
-                    })
-                    .collect(),
-            )
-        }
-        HookInput::BuildPrompt(q, passages) => {
-            let f = instance.get_typed_func::<
-                (&types::Query, &[types::Passage]),
-                (BoundedVec<RawResultMessage>,),
-            >(&mut *store, export)?;
-            let (raw,) = f
-                .call_async(&mut *store, (&q, &passages))
-                .await
-                .map_err(call_phase)?;
-            HookOutput::BuildPrompt(
-                raw.0
-                    .into_iter()
-                    .map(|m| types::Message {
-                        role: m.role,
-                        content: m.content.0,
-                    })
-                    .collect(),
-            )
-        }
-    })
+    input.call(store, &instance, &loaded.export).await
 }
 
 /// An error from calling the export (not from instantiating it) that is none of the

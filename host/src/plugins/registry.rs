@@ -3,7 +3,7 @@
 //! swap a new version in atomically (requests in flight finish on the old one).
 
 use super::bindings::types;
-use super::call::{invoke, CallError, HookInput, HookOutput};
+use super::call::{invoke, BuildPrompt, CallError, HookCall, Preprocess, Rank};
 use super::canary::{assigned, verdict, Candidate, VersionStats};
 use super::host_state::{CallSetup, LogRate};
 use super::loader::{self, LoadedPlugin};
@@ -21,6 +21,7 @@ use crate::rag::retrieve::Passage;
 use arc_swap::{ArcSwap, ArcSwapOption};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -66,6 +67,12 @@ impl PluginSlot {
             None => Serving::Stable(self.current.load_full()),
         }
     }
+}
+
+/// A slot of `C`'s chain (from [`PluginHost::chain`]).
+struct Member<'a, C> {
+    slot: &'a Arc<PluginSlot>,
+    _call: PhantomData<fn() -> C>,
 }
 
 /// The version chosen for one call.
@@ -326,8 +333,16 @@ impl PluginHost {
             .join(",")
     }
 
-    fn chain(&self, hook: Hook) -> impl Iterator<Item = &Arc<PluginSlot>> {
-        self.slots.iter().filter(move |s| s.entry.hook == hook)
+    /// The members of `C`'s chain, in configuration order: only `C` calls can be made
+    /// on them (a ranker's slot cannot be given a preprocessor's input).
+    fn chain<C: HookCall>(&self) -> impl Iterator<Item = Member<'_, C>> {
+        self.slots
+            .iter()
+            .filter(|s| s.entry.hook == C::HOOK)
+            .map(|slot| Member {
+                slot,
+                _call: PhantomData,
+            })
     }
 
     /// Runs the preprocessor chain. `Ok(Err(..))` is a refusal by a plugin.
@@ -337,14 +352,9 @@ impl PluginHost {
             text,
             request_id: request_id.to_string(),
         };
-        for slot in self.chain(Hook::Preprocessor) {
-            let outcome = self
-                .call(slot, ctx, HookInput::Preprocess(query.clone()))
-                .await
-                .and_then(|out| match out {
-                    HookOutput::Preprocess(r) => Ok(r),
-                    _ => Err(CallError::Contract("wrong hook output".into())),
-                });
+        for member in self.chain::<Preprocess>() {
+            let slot = member.slot;
+            let outcome = self.call(member, ctx, Preprocess(query.clone())).await;
             match self.settle(slot, outcome)? {
                 None => {}
                 Some(Ok(q)) => {
@@ -379,19 +389,14 @@ impl PluginHost {
         mut passages: Vec<Passage>,
     ) -> Result<Vec<Passage>, Error> {
         let request_id = ctx.request_id.as_str();
-        for slot in self.chain(Hook::Ranker) {
+        for member in self.chain::<Rank>() {
+            let slot = member.slot;
             let query = types::Query {
                 text: text.to_string(),
                 request_id: request_id.to_string(),
             };
             let candidates: Vec<types::Passage> = passages.iter().map(to_wit).collect();
-            let outcome = self
-                .call(slot, ctx, HookInput::Rank(query, candidates))
-                .await
-                .and_then(|out| match out {
-                    HookOutput::Rank(r) => Ok(r),
-                    _ => Err(CallError::Contract("wrong hook output".into())),
-                });
+            let outcome = self.call(member, ctx, Rank(query, candidates)).await;
             let Some(ranked) = self.settle(slot, outcome)? else {
                 continue;
             };
@@ -432,7 +437,7 @@ impl PluginHost {
         passages: &[Passage],
     ) -> Result<Vec<ChatMessage>, Error> {
         let request_id = ctx.request_id.as_str();
-        let Some(slot) = self.chain(Hook::PromptBuilder).next() else {
+        let Some(member) = self.chain::<BuildPrompt>().next() else {
             return Err(Error::Internal("no prompt-builder plugin is loaded".into()));
         };
         let query = types::Query {
@@ -440,13 +445,8 @@ impl PluginHost {
             request_id: request_id.to_string(),
         };
         let wit: Vec<types::Passage> = passages.iter().map(to_wit).collect();
-        let outcome = self
-            .call(slot, ctx, HookInput::BuildPrompt(query, wit))
-            .await
-            .and_then(|out| match out {
-                HookOutput::BuildPrompt(m) => Ok(m),
-                _ => Err(CallError::Contract("wrong hook output".into())),
-            });
+        let slot = member.slot;
+        let outcome = self.call(member, ctx, BuildPrompt(query, wit)).await;
         // A skipped prompt-builder has nothing to fall back to: that is a failure too.
         let messages = match outcome {
             Ok(m) => m,
@@ -459,12 +459,13 @@ impl PluginHost {
     }
 
     /// One call on this task, with counting and metrics.
-    async fn call(
+    async fn call<C: HookCall>(
         &self,
-        slot: &Arc<PluginSlot>,
+        member: Member<'_, C>,
         ctx: &RequestContext,
-        input: HookInput,
-    ) -> Result<HookOutput, CallError> {
+        input: C,
+    ) -> Result<C::Output, CallError> {
+        let slot = member.slot;
         slot.calls.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
         let (plugin, hook) = (slot.entry.name.clone(), slot.entry.hook.name());
@@ -929,11 +930,6 @@ async fn self_test(
         heading: String::new(),
         score: 1.0,
     };
-    let input = match entry.hook {
-        Hook::Preprocessor => HookInput::Preprocess(query),
-        Hook::Ranker => HookInput::Rank(query, vec![passage]),
-        Hook::PromptBuilder => HookInput::BuildPrompt(query, vec![passage]),
-    };
     let setup = CallSetup {
         plugin: Arc::from(entry.name.as_str()),
         version: Arc::from(&loaded.sha256[..12]),
@@ -944,8 +940,17 @@ async fn self_test(
         services: services.clone(),
         log_rate: Arc::new(LogRate::default()),
     };
-    match invoke(setup, &loaded, input).await {
-        Ok(_) => Ok(loaded),
+    let outcome = match entry.hook {
+        Hook::Preprocessor => invoke(setup, &loaded, Preprocess(query)).await.map(drop),
+        Hook::Ranker => invoke(setup, &loaded, Rank(query, vec![passage]))
+            .await
+            .map(drop),
+        Hook::PromptBuilder => invoke(setup, &loaded, BuildPrompt(query, vec![passage]))
+            .await
+            .map(drop),
+    };
+    match outcome {
+        Ok(()) => Ok(loaded),
         Err(e) => Err(format!("self-test call failed: the plugin {e}")),
     }
 }
