@@ -15,7 +15,8 @@
 //!
 //! Build the components first: `scripts/build-plugins.sh` (examples/plugins/dist/).
 //! `POLYGLOT_CALLS=N` sets the calls per plugin (default 1000); `POLYGLOT_ONLY=js` (or
-//! `rust`, `py`) measures one language; `POLYGLOT_STRATEGIES=0` skips the second table.
+//! `rust`, `py`) measures one language; `POLYGLOT_STRATEGIES=0` skips the second table;
+//! `POLYGLOT_DIST=dir` reads the components from another folder.
 
 use autbot::config::{Config, PluginEntry, PluginsConfig};
 use autbot::embeddings::LocalEmbedder;
@@ -81,7 +82,9 @@ async fn main() {
             search_params,
         })
     };
-    let dist = repo().join("examples/plugins/dist");
+    let dist = std::env::var_os("POLYGLOT_DIST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("examples/plugins/dist"));
     let passages: Vec<Passage> = (0..4)
         .map(|i| Passage {
             id: format!("p{i}"),
@@ -169,7 +172,7 @@ async fn main() {
                     }
                     _ => {
                         let out = host.build_prompt(question, &ctx, &passages).await.unwrap();
-                        assert!(out[0].content.contains("bullet"));
+                        assert_eq!(out.len(), 2);
                     }
                 }
             };
@@ -226,6 +229,10 @@ mod strategies {
             }
         }
     }
+
+    /// (pooling allocator, bytes kept resident per memory, copy-on-write images); `None`
+    /// is one reused instance.
+    type Knobs = (bool, usize, bool);
 
     /// The host's engine settings (plugins/runtime.rs), with the knobs under test.
     fn engine(pooling: bool, keep_resident: usize, cow: bool) -> Engine {
@@ -294,7 +301,7 @@ mod strategies {
             "{:<18} {:<44} {:>10} {:>10} {:>10} {:>10}",
             "prompt-builder", "strategy", "inst p50", "call p50", "call p99", "mean ms"
         );
-        let strategies: [(&str, Option<(bool, usize, bool)>); 6] = [
+        let strategies: [(&str, Option<Knobs>); 6] = [
             (
                 "fresh: pooling + CoW, keep 4 MiB (server)",
                 Some((true, 4 << 20, true)),

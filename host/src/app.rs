@@ -44,6 +44,8 @@ fn openai_routes(config: &Config) -> Router<AppState> {
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
+    // `GET /v1/models` reports when the configuration took effect: now.
+    api::openai::started_at();
     let config = state.config.clone();
     let api_key_header = state.api_key_header.name().clone();
     let admin = Router::new()
@@ -80,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         state.limiter.clone(),
         config.rate_limit.failed_auth_per_minute,
         api_key_header.clone(),
+        !config.security.client_keys.is_empty(),
     )
     .map(|gate| from_fn_with_state(gate, auth_failures::layer));
     let body_read = BodyRead {

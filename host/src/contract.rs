@@ -34,15 +34,6 @@ impl Capability {
         Capability::Conversation,
     ];
 
-    /// Whether using it waits on I/O or other requests (index, embedder, LLM), so a
-    /// plugin holding it must run on a blocking thread, never on a request task.
-    pub fn waits(self) -> bool {
-        matches!(
-            self,
-            Capability::Search | Capability::Embed | Capability::Llm
-        )
-    }
-
     /// The capability's name in configuration and in WIT.
     pub fn name(self) -> &'static str {
         match self {

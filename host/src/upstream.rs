@@ -173,6 +173,8 @@ impl Failure {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<f64>().ok())
+            // `NaN` and `inf` parse as numbers; an upstream's header must not panic us.
+            .filter(|s| s.is_finite())
             .map(|s| Duration::from_secs_f64(s.clamp(0.0, 30.0)))
     }
 }
@@ -243,6 +245,26 @@ pub fn error_chain(e: &reqwest::Error) -> String {
 mod tests {
     use super::*;
     use backon::BackoffBuilder;
+
+    #[test]
+    fn a_retry_after_that_is_not_a_finite_number_is_ignored() {
+        let failure = |value: &str| {
+            let r = axum::http::Response::builder()
+                .status(429)
+                .header("retry-after", value)
+                .body("")
+                .unwrap();
+            Failure::Status(reqwest::Response::from(r))
+        };
+        for bad in ["NaN", "inf", "-inf", "soon"] {
+            assert_eq!(failure(bad).retry_after(), None, "{bad}");
+        }
+        assert_eq!(failure("2").retry_after(), Some(Duration::from_secs(2)));
+        assert_eq!(
+            failure("99999").retry_after(),
+            Some(Duration::from_secs(30))
+        );
+    }
 
     #[test]
     fn the_backoff_doubles_from_100_ms_to_5_s_with_jitter_in_the_upper_half() {

@@ -1,8 +1,8 @@
 //! `/admin/*` (admin API key required): re-index and plugin management.
 
-use crate::state::AppState;
 use crate::error::{Error, ErrorBody};
 use crate::plugins::{CanaryActionError, PluginStatus, ReloadOutcome};
+use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -94,6 +94,7 @@ pub async fn promote(
         .engine
         .plugins
         .promote(&name)
+        .await
         .map_err(|e| action_error(&name, e))?;
     Ok(Json(CanaryAction {
         plugin: name,
@@ -114,6 +115,7 @@ pub async fn rollback(
         .engine
         .plugins
         .rollback(&name)
+        .await
         .map_err(|e| action_error(&name, e))?;
     Ok(Json(CanaryAction {
         plugin: name,

@@ -293,8 +293,12 @@ fn rules(c: &Config) -> (Vec<String>, Parsed) {
             }
         }
         if let Some(canary) = &entry.canary {
-            if canary.percent > 100 {
-                p.push(format!("{key}.canary.percent: must be between 0 and 100"));
+            // 0 serves nobody; 100 leaves the stable version no calls to compare with,
+            // so the automatic rollback could never fire (promote instead).
+            if !(1..=99).contains(&canary.percent) {
+                p.push(format!(
+                    "{key}.canary.percent: must be between 1 and 99 (to move everyone, promote it)"
+                ));
             }
             if canary.path == entry.path {
                 p.push(format!(
@@ -320,12 +324,38 @@ fn rules(c: &Config) -> (Vec<String>, Parsed) {
         }
     }
     let r = &c.plugins.rollback;
-    if !(0.0..=1.0).contains(&r.failure_rate_margin)
-        || r.p99_ratio < 1.0
-        || r.p99_min_ms < 0.0
-        || r.min_calls == 0
-    {
+    // Written so that NaN fails every comparison and is refused.
+    let ok = r.min_calls > 0
+        && (0.0..=1.0).contains(&r.failure_rate_margin)
+        && r.p99_ratio >= 1.0
+        && r.p99_ratio.is_finite()
+        && r.p99_min_ms >= 0.0
+        && r.p99_min_ms.is_finite();
+    if !ok {
         p.push("plugins.rollback: min_calls > 0, failure_rate_margin in 0..1, p99_ratio >= 1 and p99_min_ms >= 0".into());
+    }
+    let api = &c.openai_api;
+    if api.enabled && api.models.is_empty() {
+        p.push("openai_api.models: at least one model is needed while openai_api.enabled".into());
+    }
+    let mut model_names = HashSet::new();
+    for (n, m) in api.models.iter().enumerate() {
+        let key = format!("openai_api.models[{n}]");
+        if m.name.trim().is_empty() || m.name.len() > 128 {
+            p.push(format!("{key}.name: must be 1 to 128 characters"));
+        }
+        if !model_names.insert(m.name.as_str()) {
+            p.push(format!("{key}.name: `{}` is listed twice", m.name));
+        }
+        if let Some(k) = m.top_k.filter(|k| !(1..=50).contains(k)) {
+            p.push(format!("{key}.top_k: {k} is out of range (1-50)"));
+        }
+    }
+    if api.max_history_messages > 1000 {
+        p.push(format!(
+            "openai_api.max_history_messages: {} is out of range (0-1000)",
+            api.max_history_messages
+        ));
     }
     let builders = c
         .plugins

@@ -23,11 +23,20 @@ pub struct AuthFailures {
     limiter: Arc<RateLimiter>,
     policy: Policy,
     header: HeaderName,
+    /// Whether client keys exist: only then is an `Authorization: Bearer` a key
+    /// attempt (OpenAI SDKs always send one, and without client keys it is ignored).
+    bearer: bool,
 }
 
 impl AuthFailures {
-    /// `None` when `per_minute` is 0. `header` is `security.api_key_header`.
-    pub fn new(limiter: Arc<RateLimiter>, per_minute: u32, header: HeaderName) -> Option<Self> {
+    /// `None` when `per_minute` is 0. `header` is `security.api_key_header`; `bearer`
+    /// whether client keys are configured.
+    pub fn new(
+        limiter: Arc<RateLimiter>,
+        per_minute: u32,
+        header: HeaderName,
+        bearer: bool,
+    ) -> Option<Self> {
         if per_minute == 0 {
             return None;
         }
@@ -42,6 +51,7 @@ impl AuthFailures {
                 },
             ),
             header,
+            bearer,
         })
     }
 }
@@ -60,7 +70,13 @@ fn is_wrong_key(response: &Response) -> bool {
 
 /// Middleware.
 pub async fn layer(State(gate): State<AuthFailures>, req: Request, next: Next) -> Response {
-    let carries_key = super::client_key::presented(req.headers(), &gate.header).is_some();
+    let carries_key = if gate.bearer {
+        super::client_key::presented(req.headers(), &gate.header).is_some()
+    } else {
+        req.headers()
+            .get(&gate.header)
+            .is_some_and(|v| !v.is_empty())
+    };
     if !carries_key || !guarded_path(req.uri().path()) {
         return next.run(req).await;
     }

@@ -93,10 +93,15 @@ pub fn presented<'a>(headers: &'a HeaderMap, header: &HeaderName) -> Option<Resu
     }
     let auth = headers.get(AUTHORIZATION)?;
     let token = auth.to_str().ok().and_then(|v| {
-        let (scheme, token) = v.split_once(' ')?;
+        let (scheme, token) = v.split_once(' ').unwrap_or((v, ""));
         scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
     });
-    Some(token.filter(|k| !k.is_empty()).ok_or(()))
+    match token {
+        // SDKs send `Bearer ` with an empty key when none is set: no key.
+        Some("") => None,
+        Some(t) => Some(Ok(t)),
+        None => Some(Err(())),
+    }
 }
 
 /// Middleware on `/api/*` and `/v1/*`.

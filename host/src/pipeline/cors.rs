@@ -30,6 +30,8 @@ pub fn layer(security: &SecurityConfig, api_key: &HeaderName) -> CorsLayer {
         .allow_headers([
             header::CONTENT_TYPE,
             header::CACHE_CONTROL,
+            // Client keys as OpenAI SDKs send them (`/v1/*`).
+            header::AUTHORIZATION,
             super::request_id::X_REQUEST_ID.clone(),
             api_key.clone(),
         ])

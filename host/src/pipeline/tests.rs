@@ -386,9 +386,9 @@ async fn a_client_gets_at_most_its_share_of_requests_in_flight() {
 #[tokio::test]
 async fn wrong_keys_are_limited_per_client_even_with_a_right_key_after() {
     let limiter = RateLimiter::new(&RateLimitConfig::default(), None);
-    let gate = AuthFailures::new(limiter.clone(), 1, header().name().clone())
+    let gate = AuthFailures::new(limiter.clone(), 1, header().name().clone(), true)
         .expect("on when per_minute > 0");
-    assert!(AuthFailures::new(limiter, 0, header().name().clone()).is_none());
+    assert!(AuthFailures::new(limiter, 0, header().name().clone(), true).is_none());
     let check = |headers: HeaderMap| async move {
         match headers.get("x-api-key").map(|v| v.as_bytes()) {
             Some(b"right") | None => Ok("ok"),

@@ -44,6 +44,9 @@ pub struct PluginSlot {
     candidate: Mutex<Option<CanaryEntry>>,
     /// The version of a withdrawn candidate: it stays out until its file changes.
     withdrawn: Mutex<Option<String>>,
+    /// Held by reloads, promotions and rollbacks: one change to the slot at a time,
+    /// so a reload that compiled for seconds cannot undo a promotion meanwhile.
+    changing: tokio::sync::Mutex<()>,
     calls: AtomicU64,
     failures: AtomicU64,
     reloads: AtomicU64,
@@ -278,6 +281,7 @@ impl PluginHost {
                         canary: ArcSwapOption::new(canary.map(Arc::new)),
                         candidate: Mutex::new(candidate),
                         withdrawn: Mutex::new(None),
+                        changing: tokio::sync::Mutex::new(()),
                         calls: AtomicU64::new(0),
                         failures: AtomicU64::new(0),
                         reloads: AtomicU64::new(0),
@@ -537,6 +541,7 @@ impl PluginHost {
     /// Reloads one plugin's files (stable and candidate) where they changed; a
     /// version failing any check leaves the one serving in place.
     pub async fn reload(&self, slot: &PluginSlot) -> Vec<ReloadOutcome> {
+        let _changing = slot.changing.lock().await;
         let mut out = vec![self.reload_stable(slot).await];
         let spec = lock(&slot.candidate).clone();
         if let Some(spec) = spec {
@@ -667,8 +672,9 @@ impl PluginHost {
     }
 
     /// `POST /admin/plugins/{name}/rollback`: withdraws the candidate by hand.
-    pub fn rollback(&self, name: &str) -> Result<String, CanaryActionError> {
+    pub async fn rollback(&self, name: &str) -> Result<String, CanaryActionError> {
         let slot = self.slot(name).ok_or(CanaryActionError::UnknownPlugin)?;
+        let _changing = slot.changing.lock().await;
         let c = slot
             .canary
             .load_full()
@@ -681,8 +687,9 @@ impl PluginHost {
 
     /// `POST /admin/plugins/{name}/promote`: the candidate becomes the stable version
     /// for all traffic (until restart: update the configuration to keep it).
-    pub fn promote(&self, name: &str) -> Result<String, CanaryActionError> {
+    pub async fn promote(&self, name: &str) -> Result<String, CanaryActionError> {
         let slot = self.slot(name).ok_or(CanaryActionError::UnknownPlugin)?;
+        let _changing = slot.changing.lock().await;
         let c = slot
             .canary
             .load_full()

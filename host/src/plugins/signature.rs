@@ -8,7 +8,7 @@
 //! cannot stand in for a signature.
 
 pub use crate::contract::parse_public_key;
-use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -73,7 +73,7 @@ impl SignaturePolicy {
                 key_id(&file.key)
             ));
         };
-        key.verify(&message(bytes), &file.signature).map_err(|_| {
+        key.verify_strict(&message(bytes), &file.signature).map_err(|_| {
             format!(
                 "the signature in {} does not match {} (the file changed after it was signed, or the signature was forged)",
                 sig_path.display(),

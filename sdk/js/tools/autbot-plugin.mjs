@@ -136,11 +136,41 @@ const camel = (s) => s.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase());
 // ---- bundling ------------------------------------------------------------------------
 const CAPABILITY_IMPORT = /^autbot:plugin\/([a-z-]+)@[0-9.]+$/;
 
-async function bundle(dir, main) {
+// The bundle's entry: the plugin's hook, wrapped so that an exception other than a
+// Rejection is written to stderr (the host logs it) before it fails the call.
+// componentize-js would otherwise report only that the error is not a `rejection`
+// record (for a preprocessor), or nothing useful at all.
+function entrySource(mainPath, jsExport) {
+  return `import { ${jsExport} as hook } from ${JSON.stringify(mainPath)};
+function report(e) {
+  if (!(e && typeof e === "object" && "payload" in e)) {
+    console.error(\`${jsExport} failed: \${e && e.stack ? \`\${e}\\n\${e.stack}\` : e}\`);
+  }
+}
+export function ${jsExport}(...args) {
+  let out;
+  try {
+    out = hook(...args);
+  } catch (e) {
+    report(e);
+    throw e;
+  }
+  if (out && typeof out.then === "function") {
+    return out.then(undefined, (e) => {
+      report(e);
+      throw e;
+    });
+  }
+  return out;
+}
+`;
+}
+
+async function bundle(dir, input) {
   const { rolldown } = await import("rolldown");
   const sdkPrefix = SDK_SRC + "/";
   const build = await rolldown({
-    input: resolve(dir, main),
+    input,
     cwd: dir,
     platform: "neutral",
     logLevel: "warn",
@@ -161,7 +191,17 @@ async function build(dir, out) {
   ensureTools();
   const { name, hook, main, declared } = readManifest(dir);
   const started = Date.now();
-  const bundled = await bundle(dir, main);
+  const jsExport = camel(hookWorld(hook, []).exportName);
+  const work = join(dir, "build");
+  mkdirSync(join(work, "wit", "deps", "autbot-plugin"), { recursive: true });
+  const entry = join(work, "entry.js");
+  writeFileSync(entry, entrySource(resolve(dir, main), jsExport));
+  let bundled;
+  try {
+    bundled = await bundle(dir, entry);
+  } catch (e) {
+    die(`bundling ${main} failed (does it export function ${jsExport}, the ${hook} hook?):\n${e?.message ?? e}`);
+  }
   const capabilities = [];
   for (const spec of bundled.imports) {
     const m = CAPABILITY_IMPORT.exec(spec);
@@ -173,14 +213,7 @@ async function build(dir, out) {
     const extra = capabilities.filter((c) => !declared.includes(c));
     if (extra.length) die(`${main} uses capabilities ${extra.join(", ")} that package.json "autbot.capabilities" does not list`);
   }
-  const { world, wit, exportName } = hookWorld(hook, capabilities);
-  const jsExport = camel(exportName);
-  if (!bundled.exports.includes(jsExport)) {
-    die(`${main} must export function ${jsExport} (the ${hook} hook); it exports: ${bundled.exports.join(", ") || "nothing"}`);
-  }
-
-  const work = join(dir, "build");
-  mkdirSync(join(work, "wit", "deps", "autbot-plugin"), { recursive: true });
+  const { world, wit } = hookWorld(hook, capabilities);
   writeFileSync(join(work, "plugin.bundle.js"), bundled.code);
   writeFileSync(join(work, "wit", "world.wit"), world);
   writeFileSync(join(work, "wit", "deps", "autbot-plugin", "autbot.wit"), wit);
@@ -242,7 +275,7 @@ async function main(argv) {
   if (cmd === "wit") {
     ensureTools();
     const { hook, main } = readManifest(dir);
-    const { imports } = await bundle(dir, main);
+    const { imports } = await bundle(dir, resolve(dir, main));
     const caps = imports.map((s) => CAPABILITY_IMPORT.exec(s)?.[1]).filter((c) => c && c !== "types");
     process.stdout.write(hookWorld(hook, [...new Set(caps)].sort()).world);
     return;

@@ -9,14 +9,14 @@ pub mod models;
 mod request;
 mod stream;
 
-use crate::api::query::SourceRef;
-use crate::state::AppState;
 use crate::answer::Ask;
+use crate::api::query::SourceRef;
 use crate::error::Error;
 use crate::pipeline::client_key::Requester;
 use crate::pipeline::json_body::JsonBody;
 use crate::pipeline::request_id::RequestId;
 use crate::rag::retrieve::Passage;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
@@ -59,7 +59,7 @@ pub async fn chat_completions(
         id: format!("chatcmpl-{request_id}"),
         created: unix_now(),
         model: model.name.clone(),
-        system_fingerprint: fingerprint(&state),
+        system_fingerprint: fingerprint(&state, &ask.client),
     };
     if chat.stream {
         let outcome = state.engine.answer_stream(&ask).await?;
@@ -160,7 +160,7 @@ impl From<crate::llm::TokenUsage> for Usage {
         Self {
             prompt_tokens: u.prompt_tokens,
             completion_tokens: u.completion_tokens,
-            total_tokens: u.prompt_tokens + u.completion_tokens,
+            total_tokens: u.prompt_tokens.saturating_add(u.completion_tokens),
         }
     }
 }
@@ -214,7 +214,7 @@ fn citations(passages: &[Passage]) -> String {
 
 /// A fingerprint of what decides answers besides the question: this build, the model
 /// behind it, the plugin versions and the index. It changes when any of them does.
-fn fingerprint(state: &AppState) -> String {
+fn fingerprint(state: &AppState, client: &str) -> String {
     let engine = &state.engine;
     let index = engine
         .index
@@ -225,7 +225,7 @@ fn fingerprint(state: &AppState) -> String {
     for part in [
         env!("CARGO_PKG_VERSION"),
         &engine.llm.model(),
-        &engine.plugins.versions(),
+        &engine.plugins.versions_for(Some(client)),
         &index,
     ] {
         h.update(part.as_bytes());

@@ -89,9 +89,10 @@ pub fn parse(body: Value, limits: &RequestLimits) -> Result<ChatRequest, Error> 
             continue;
         }
         if !ONLY_NEUTRAL.contains(&key.as_str()) {
+            let key: String = key.chars().take(64).collect();
             return Err(bad(
                 "unsupported_parameter",
-                key,
+                &key,
                 format!("`{key}` is not a parameter this server knows"),
             ));
         }
@@ -126,10 +127,10 @@ pub fn parse(body: Value, limits: &RequestLimits) -> Result<ChatRequest, Error> 
         .into_iter()
         .enumerate()
         .map(|(i, m)| message(i, m))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<Turn>, _>>()?;
     let last = turns
         .pop()
-        .filter(|m| m.role == Role::User)
+        .filter(|m| m.message.role == Role::User)
         .ok_or_else(|| {
             bad(
                 "invalid_value",
@@ -137,9 +138,14 @@ pub fn parse(body: Value, limits: &RequestLimits) -> Result<ChatRequest, Error> 
                 "the last message must be the user's question (role `user`)",
             )
         })?;
-    let question = clean_query(&last.content, limits.max_query_chars)?;
+    // Checked from the raw text, exactly as `/api/query` checks its `query`.
+    let question = clean_query(&last.raw, limits.max_query_chars)?;
     let skip = turns.len().saturating_sub(limits.max_history);
-    let history = turns.split_off(skip);
+    let history = turns
+        .split_off(skip)
+        .into_iter()
+        .map(|t| t.message)
+        .collect();
     let stream = flag(&map, "stream")?;
     let include_usage = match map.get("stream_options") {
         None | Some(Value::Null) => false,
@@ -213,8 +219,14 @@ fn refusal(key: &str, v: &Value) -> Option<String> {
     })
 }
 
+/// An input message: as plugins and the model see it, and its text as sent.
+struct Turn {
+    message: ChatMessage,
+    raw: String,
+}
+
 /// One input message: its role and its text (a string, or text parts).
-fn message(i: usize, m: Value) -> Result<ChatMessage, Error> {
+fn message(i: usize, m: Value) -> Result<Turn, Error> {
     let param = format!("messages[{i}]");
     let Value::Object(mut m) = m else {
         return Err(bad("wrong_type", &param, "each message must be an object"));
@@ -259,7 +271,10 @@ fn message(i: usize, m: Value) -> Result<ChatMessage, Error> {
         return Err(bad(
             "unsupported_parameter",
             &param,
-            format!("message field `{k}` is not supported"),
+            format!(
+                "message field `{}` is not supported",
+                k.chars().take(64).collect::<String>()
+            ),
         ));
     }
     let text = match m.remove("content") {
@@ -282,9 +297,14 @@ fn message(i: usize, m: Value) -> Result<ChatMessage, Error> {
     };
     // Earlier turns reach plugins and the model: the same invisible characters are
     // dropped as from the question (which `clean_query` then checks fully).
-    Ok(ChatMessage {
-        role,
-        content: normalise(&text),
+    // control characters other than line breaks and tabs are dropped.
+    let content = normalise(&text)
+        .chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t' | '\r'))
+        .collect();
+    Ok(Turn {
+        message: ChatMessage { role, content },
+        raw: text,
     })
 }
 

@@ -8,8 +8,8 @@
 
 use super::request::ChatRequest;
 use super::{sources, AutbotExtension, Head, Usage};
-use crate::config::PublicModel;
 use crate::answer::StreamedOutcome;
+use crate::config::PublicModel;
 use crate::error::{Error, PendingError};
 use crate::llm::{Piece, TextStream, TokenUsage};
 use crate::pipeline::openai_error::OpenAiError;
