@@ -2,11 +2,11 @@
 //! lookup, in process and through a real `redis-server` on loopback (started here when
 //! the binary is on PATH).
 
+use autbot::answer::Outcome;
 use autbot::cache::ResponseCache;
 use autbot::config::{
     CacheBackend, CacheConfig, LimitPolicy, RateLimitConfig, RedisConfig, SharedBackend,
 };
-use autbot::answer::Outcome;
 use autbot::rate_limit::{Policy, RateLimiter};
 use autbot::redis_store::RedisStore;
 use std::sync::Arc;
