@@ -34,6 +34,10 @@ pub fn inspect(path: &Path, plugins: Option<&PluginsConfig>) -> Result<String, S
         {
             versions.insert(v.to_string());
         }
+        // The shared types of the contract, not a capability nor WASI.
+        if name.starts_with("autbot:plugin/types") {
+            continue;
+        }
         match Capability::from_import(name) {
             Some(cap) => {
                 let grant = match entry {
