@@ -85,7 +85,7 @@ fn action_error(name: &str, e: CanaryActionError) -> Error {
 /// the configuration to keep it).
 #[utoipa::path(post, path = "/admin/plugins/{name}/promote", security(("api_key" = [])),
     params(("name" = String, Path, description = "The plugin's name")),
-    responses((status = 200, body = CanaryAction), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = CanaryAction), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn promote(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -106,7 +106,7 @@ pub async fn promote(
 /// Withdraws the candidate version: the stable one serves all traffic.
 #[utoipa::path(post, path = "/admin/plugins/{name}/rollback", security(("api_key" = [])),
     params(("name" = String, Path, description = "The plugin's name")),
-    responses((status = 200, body = CanaryAction), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = CanaryAction), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn rollback(
     State(state): State<AppState>,
     Path(name): Path<String>,
