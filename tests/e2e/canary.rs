@@ -70,6 +70,11 @@ fn upper(fake: &FakeOpenAi) -> bool {
     prompt.contains("WHAT IS AUTBOT")
 }
 
+async fn metrics(s: &Server) -> String {
+    let r = client().get(s.url("/metrics")).send().await.unwrap();
+    r.text().await.unwrap()
+}
+
 fn guard(plugins: &Value) -> &Value {
     plugins
         .as_array()
@@ -128,14 +133,7 @@ async fn a_candidate_serves_a_sticky_share_side_by_side_with_the_stable_version(
     assert!(g["canary"]["p99_ms"].as_f64().unwrap() > 0.0);
     assert_ne!(g["canary"]["version"], g["version"]);
     // The metrics carry the version.
-    let metrics = client()
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&s).await;
     let canary_version = &g["canary"]["version"].as_str().unwrap()[..12];
     assert!(
         metrics
@@ -220,14 +218,7 @@ async fn a_failing_candidate_is_withdrawn_automatically_under_load() {
             .unwrap();
         assert_eq!(r.status(), 200);
     }
-    let metrics = client()
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&s).await;
     assert!(metrics.contains(
         "autbot_plugin_canary_rollbacks_total{plugin=\"guard\",trigger=\"automatic\"} 1"
     ));

@@ -90,17 +90,8 @@ pub async fn promote(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<CanaryAction>, Error> {
-    let version = state
-        .engine
-        .plugins
-        .promote(&name)
-        .await
-        .map_err(|e| action_error(&name, e))?;
-    Ok(Json(CanaryAction {
-        plugin: name,
-        action: "promoted",
-        version,
-    }))
+    let version = state.engine.plugins.promote(&name).await;
+    answer(name, "promoted", version)
 }
 
 /// Withdraws the candidate version: the stable one serves all traffic.
@@ -111,15 +102,20 @@ pub async fn rollback(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<CanaryAction>, Error> {
-    let version = state
-        .engine
-        .plugins
-        .rollback(&name)
-        .await
-        .map_err(|e| action_error(&name, e))?;
+    let version = state.engine.plugins.rollback(&name).await;
+    answer(name, "rolled_back", version)
+}
+
+/// The answer to a promotion or rollback.
+fn answer(
+    plugin: String,
+    action: &'static str,
+    version: Result<String, CanaryActionError>,
+) -> Result<Json<CanaryAction>, Error> {
+    let version = version.map_err(|e| action_error(&plugin, e))?;
     Ok(Json(CanaryAction {
-        plugin: name,
-        action: "rolled_back",
+        plugin,
+        action,
         version,
     }))
 }
