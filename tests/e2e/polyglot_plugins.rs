@@ -1,5 +1,5 @@
 //! Plugins written in JavaScript (componentize-js) and Python (componentize-py), built
-//! from examples/plugins/*-js and *-py by scripts/build-plugins.sh, loaded into the real
+//! from examples/plugins/*-js and *-py by `scripts/build-plugins.sh --all`, loaded into the real
 //! server next to the Rust ones: each changes the answer the way its Rust twin does.
 //!
 //! Their components are 11–18 MiB (a JavaScript engine or a Python interpreter, pre-
