@@ -124,7 +124,7 @@ impl HostState {
 
     /// Records the outcome of a host call in `autbot_plugin_host_calls_total`.
     pub fn count_host_call(&self, capability: &'static str, outcome: &'static str) {
-        metrics::counter!(PLUGIN_HOST_CALLS, "plugin" => self.plugin.to_string(), "capability" => capability, "outcome" => outcome).increment(1);
+        metrics::counter!(PLUGIN_HOST_CALLS, "plugin" => self.plugin.to_string(), "version" => self.version.to_string(), "capability" => capability, "outcome" => outcome).increment(1);
     }
 
     /// Whether one more log line may be written; counts the drop when not.
@@ -133,7 +133,7 @@ impl HostState {
         if ok {
             self.log_lines_left -= 1;
         } else {
-            metrics::counter!(PLUGIN_LOG_DROPPED, "plugin" => self.plugin.to_string(), "stream" => stream).increment(1);
+            metrics::counter!(PLUGIN_LOG_DROPPED, "plugin" => self.plugin.to_string(), "version" => self.version.to_string(), "stream" => stream).increment(1);
         }
         ok
     }
@@ -143,7 +143,7 @@ impl HostState {
     pub fn flush_stderr(&mut self) {
         let (kept, dropped) = self.stderr.take();
         if dropped > 0 {
-            metrics::counter!(PLUGIN_LOG_DROPPED, "plugin" => self.plugin.to_string(), "stream" => "stderr_bytes").increment(dropped);
+            metrics::counter!(PLUGIN_LOG_DROPPED, "plugin" => self.plugin.to_string(), "version" => self.version.to_string(), "stream" => "stderr_bytes").increment(dropped);
         }
         if kept.is_empty() || !self.take_log_line("stderr") {
             return;
