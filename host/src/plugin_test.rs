@@ -218,7 +218,8 @@ async fn host(setup: &TestSetup) -> Result<PluginHost, String> {
         .map_err(|problems| problems.join("\n"))
 }
 
-/// The documents of `docs` indexed with the hashed embedder (empty without).
+/// The documents of `docs` indexed with the hashed embedder; without them no index is
+/// loaded, and `search` fails with "the index is not loaded yet".
 async fn index(docs: Option<&Path>) -> Result<LiveIndex, String> {
     let live = LiveIndex::default();
     let Some(docs) = docs else {

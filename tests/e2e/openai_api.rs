@@ -461,3 +461,71 @@ async fn an_injection_hidden_in_an_earlier_turn_is_refused_like_one_in_the_quest
         "refused ones never reach the model"
     );
 }
+
+#[tokio::test]
+async fn each_model_name_is_a_pipeline_configuration() {
+    let fake = FakeOpenAi::start().await;
+    fake.reply("Plugins run in a fresh sandbox.");
+    let config = format!(
+        "{}\n[[openai_api.models]]\nname = \"autbot\"\n\n[[openai_api.models]]\nname = \"autbot-cited\"\ntop_k = 2\ncitations = true\n",
+        default_chain()
+    );
+    let s = openai(&fake).config(&config).start().ready().await;
+    let models: Value = client()
+        .get(s.url("/v1/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["autbot", "autbot-cited"]);
+    let ask = |model: &str| {
+        post(
+            &s,
+            json!({"model": model, "messages": [user("How are plugins sandboxed?")]}),
+        )
+    };
+    let plain: Value = ask("autbot").await.json().await.unwrap();
+    assert_eq!(
+        plain["choices"][0]["message"]["content"],
+        "Plugins run in a fresh sandbox."
+    );
+    assert!(plain["autbot"]["sources"].as_array().unwrap().len() > 2);
+    let cited: Value = ask("autbot-cited").await.json().await.unwrap();
+    assert_eq!(cited["model"], "autbot-cited");
+    let sources = cited["autbot"]["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 2, "top_k of this model");
+    let content = cited["choices"][0]["message"]["content"].as_str().unwrap();
+    let first = format!(
+        "\n\nSources:\n1. {}",
+        sources[0]["source"].as_str().unwrap()
+    );
+    assert!(
+        content.starts_with("Plugins run in a fresh sandbox.") && content.contains(&first),
+        "{content}"
+    );
+    assert!(content.contains("\n2. "), "{content}");
+    // The streamed answer ends with the same list before its finish chunk.
+    let r = post(
+        &s,
+        json!({"model": "autbot-cited", "stream": true, "messages": [user("How are plugins sandboxed?")]}),
+    )
+    .await;
+    let text = r.text().await.unwrap();
+    let streamed: String = data_events(&text)
+        .iter()
+        .filter_map(|e| {
+            e["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(streamed, content);
+}

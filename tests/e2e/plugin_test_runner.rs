@@ -110,3 +110,44 @@ fn one_input_reports_result_time_memory_and_imports() {
     assert!(!ok);
     assert!(out.contains("imports capability `llm`"), "{out}");
 }
+
+#[test]
+fn search_answers_from_the_documents_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.json");
+    std::fs::write(
+        &input,
+        r#"{"query": "How often is the Fresnel lens polished?"}"#,
+    )
+    .unwrap();
+    let docs = repo().join("tests/fixtures/docs");
+    let hammer = plugin("tests/plugins/dist/host-hammer.wasm");
+    let run = |docs: Option<&std::path::Path>| {
+        let mut a = vec![
+            "plugin".to_string(),
+            "test".into(),
+            hammer.display().to_string(),
+            "--hook".into(),
+            "preprocessor".into(),
+            "--input".into(),
+            input.display().to_string(),
+            "--set".into(),
+            "mode=\"search\"".into(),
+        ];
+        if let Some(d) = docs {
+            a.extend(["--docs".to_string(), d.display().to_string()]);
+        }
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        autbot(&refs)
+    };
+    let (ok, out) = run(Some(&docs));
+    assert!(ok, "{out}");
+    assert!(out.contains("search-top=guide.md"), "{out}");
+    // Without documents there is no index: `search` says so to the plugin.
+    let (ok, out) = run(None);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("search-top=error: the index is not loaded yet"),
+        "{out}"
+    );
+}

@@ -2,17 +2,14 @@
 //! pins are enforced, and misbehaving plugins fail only their own call.
 
 use crate::support::fake_openai::FakeOpenAi;
-use crate::support::server::{binary, default_chain, ServerBuilder};
+use crate::support::server::{binary, chain_entry, default_chain, ServerBuilder};
 use crate::support::{client, plugin, repo};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 
 fn entry(name: &str, hook: &str, path: &str, caps: &str, extra: &str) -> String {
-    format!(
-        "[[plugins.chain]]\nname = \"{name}\"\nhook = \"{hook}\"\npath = \"{}\"\ncapabilities = {caps}\n{extra}\n",
-        plugin(path).display()
-    )
+    chain_entry(name, hook, &plugin(path), caps, extra)
 }
 
 fn default_ranker() -> String {

@@ -9,44 +9,33 @@
 
 use crate::support::fake_openai::FakeOpenAi;
 use crate::support::plugin;
-use crate::support::server::ServerBuilder;
+use crate::support::server::{chain_entry, shipped, ServerBuilder};
 use serde_json::Value;
 
 const DIST: &str = "examples/plugins/dist";
 
+/// An example plugin's entry, with room for an interpreter in a debug build.
 fn entry(name: &str, hook: &str, caps: &str, extra: &str) -> String {
-    format!(
-        "[[plugins.chain]]\nname = \"{name}\"\nhook = \"{hook}\"\npath = \"{}\"\ncapabilities = {caps}\n\
-         memory_mb = 64\ndeadline_ms = 5000\n{extra}\n",
-        plugin(&format!("{DIST}/{name}.wasm")).display()
-    )
-}
-
-fn shipped(name: &str, hook: &str, caps: &str) -> String {
-    format!(
-        "[[plugins.chain]]\nname = \"{name}\"\nhook = \"{hook}\"\npath = \"{}\"\ncapabilities = {caps}\n",
-        plugin(&format!("plugins/dist/{name}.wasm")).display()
+    let path = plugin(&format!("{DIST}/{name}.wasm"));
+    chain_entry(
+        name,
+        hook,
+        &path,
+        caps,
+        &format!("memory_mb = 64\ndeadline_ms = 5000\n{extra}"),
     )
 }
 
 fn query_guard() -> String {
-    shipped(
-        "query-guard",
-        "preprocessor",
-        r#"["config", "log", "conversation"]"#,
-    )
+    shipped("query-guard")
 }
 
 fn source_weighter() -> String {
-    shipped("source-weighter", "ranker", r#"["config"]"#)
+    shipped("source-weighter")
 }
 
 fn prompt_builder() -> String {
-    shipped(
-        "prompt-builder",
-        "prompt-builder",
-        r#"["config", "conversation"]"#,
-    )
+    shipped("prompt-builder")
 }
 
 const ACRONYMS: &str =

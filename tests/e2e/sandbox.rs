@@ -5,37 +5,15 @@
 //! plugin's own call fails, within its bounds.
 
 use crate::support::fake_openai::FakeOpenAi;
-use crate::support::server::{Server, ServerBuilder};
+use crate::support::server::{chain_entry as entry, shipped, Server, ServerBuilder};
 use crate::support::{client, plugin, repo};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-fn entry(name: &str, hook: &str, path: &Path, caps: &str, extra: &str) -> String {
-    format!(
-        "[[plugins.chain]]\nname = \"{name}\"\nhook = \"{hook}\"\npath = \"{}\"\ncapabilities = {caps}\n{extra}\n",
-        path.display()
-    )
-}
-
-fn shipped(name: &str, hook: &str) -> String {
-    let caps = match name {
-        "query-guard" => "[\"config\", \"log\", \"conversation\"]",
-        "prompt-builder" => "[\"config\", \"conversation\"]",
-        _ => "[\"config\"]",
-    };
-    entry(
-        name,
-        hook,
-        &plugin(&format!("plugins/dist/{name}.wasm")),
-        caps,
-        "",
-    )
-}
-
 /// The shipped ranker and prompt-builder, after the plugin under test.
 fn default_rest() -> String {
-    shipped("source-weighter", "ranker") + &shipped("prompt-builder", "prompt-builder")
+    shipped("source-weighter") + &shipped("prompt-builder")
 }
 
 fn test_plugin(name: &str) -> PathBuf {
@@ -131,7 +109,7 @@ async fn a_plugin_sleeping_in_wasi_ends_at_its_deadline_and_frees_the_request() 
         "hammer",
         "preprocessor",
         &test_plugin("host-hammer"),
-        "[\"config\", \"log\", \"llm\"]",
+        "[\"config\", \"log\", \"llm\", \"search\"]",
         "self_test = false\ndeadline_ms = 300\n[plugins.chain.config]\nmode = \"slow-llm\"",
     ) + &default_rest();
     let s = ServerBuilder::new()
@@ -216,7 +194,7 @@ async fn a_plugin_flooding_stderr_neither_panics_the_host_nor_grows_the_log() {
 async fn aliased_result_entries_are_refused_before_they_are_copied() {
     let dir = tempfile::tempdir().unwrap();
     let amplifier = assemble("amplifier", &[], dir.path());
-    let config = shipped("query-guard", "preprocessor")
+    let config = shipped("query-guard")
         + &entry(
             "amplifier",
             "ranker",
@@ -224,7 +202,7 @@ async fn aliased_result_entries_are_refused_before_they_are_copied() {
             "[]",
             "self_test = false\nmemory_mb = 16\nmax_output_entries = 20000",
         )
-        + &shipped("prompt-builder", "prompt-builder");
+        + &shipped("prompt-builder");
     let s = ServerBuilder::new().config(&config).start().ready().await;
     let before = peak_rss_mib(s.pid());
     let (status, body) = s.ask("What is AutBot?").await;
@@ -240,9 +218,9 @@ async fn aliased_result_entries_are_refused_before_they_are_copied() {
     );
 
     // With the default entry cap the same plugin fails on the count alone.
-    let config = shipped("query-guard", "preprocessor")
+    let config = shipped("query-guard")
         + &entry("amplifier", "ranker", &amplifier, "[]", "self_test = false")
-        + &shipped("prompt-builder", "prompt-builder");
+        + &shipped("prompt-builder");
     let s = ServerBuilder::new().config(&config).start().ready().await;
     let (status, body) = s.ask("What is AutBot?").await;
     assert_eq!(status, 500, "{body}");
@@ -318,7 +296,7 @@ fn hammer(mode: &str, calls: u32, extra: &str) -> String {
         "hammer",
         "preprocessor",
         &test_plugin("host-hammer"),
-        "[\"config\", \"log\", \"llm\"]",
+        "[\"config\", \"log\", \"llm\", \"search\"]",
         &format!(
             "self_test = false\ndeadline_ms = 5000\n{extra}\n[plugins.chain.config]\nmode = \"{mode}\"\ncalls = {calls}"
         ),
@@ -443,7 +421,7 @@ async fn a_compiled_plugin_cache_others_can_write_is_not_trusted() {
     std::fs::copy(echo_entry, &planted).unwrap();
     std::fs::set_permissions(&cache_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
     // 3. The server must not run the planted code as query-guard.
-    let config = shipped("query-guard", "preprocessor") + &default_rest();
+    let config = shipped("query-guard") + &default_rest();
     let s = ServerBuilder::new()
         .config(&config)
         .env("AUTBOT_PLUGINS__CACHE_DIR", cache_dir.display().to_string())

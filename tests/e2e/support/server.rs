@@ -13,31 +13,29 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_autbot"))
 }
 
+/// One `[[plugins.chain]]` entry (`caps` a TOML list; `extra` more lines of it).
+pub fn chain_entry(name: &str, hook: &str, path: &Path, caps: &str, extra: &str) -> String {
+    format!(
+        "[[plugins.chain]]\nname = \"{name}\"\nhook = \"{hook}\"\npath = \"{}\"\ncapabilities = {caps}\n{extra}\n",
+        path.display()
+    )
+}
+
+/// A shipped default plugin's entry, with its hook and the grant `autbot.toml` gives it.
+pub fn shipped(name: &str) -> String {
+    let (hook, caps) = match name {
+        "query-guard" => ("preprocessor", r#"["config", "log", "conversation"]"#),
+        "source-weighter" => ("ranker", r#"["config"]"#),
+        "prompt-builder" => ("prompt-builder", r#"["config", "conversation"]"#),
+        other => panic!("`{other}` is not a shipped plugin"),
+    };
+    let path = repo().join(format!("plugins/dist/{name}.wasm"));
+    chain_entry(name, hook, &path, caps, "")
+}
+
 /// The default plugin chain, with absolute paths to the shipped plugins.
 pub fn default_chain() -> String {
-    let dist = repo().join("plugins/dist");
-    format!(
-        r#"
-[[plugins.chain]]
-name = "query-guard"
-hook = "preprocessor"
-path = "{d}/query-guard.wasm"
-capabilities = ["config", "log", "conversation"]
-
-[[plugins.chain]]
-name = "source-weighter"
-hook = "ranker"
-path = "{d}/source-weighter.wasm"
-capabilities = ["config"]
-
-[[plugins.chain]]
-name = "prompt-builder"
-hook = "prompt-builder"
-path = "{d}/prompt-builder.wasm"
-capabilities = ["config", "conversation"]
-"#,
-        d = dist.display()
-    )
+    shipped("query-guard") + &shipped("source-weighter") + &shipped("prompt-builder")
 }
 
 /// How to start a server.

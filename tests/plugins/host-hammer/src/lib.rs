@@ -3,13 +3,15 @@
 //! - `llm`: calls `llm.complete` `calls` times (default 200) and appends how many
 //!   succeeded (`llm-ok=N`) to the query;
 //! - `log`: writes `calls` log lines (default 100000);
-//! - `slow-llm`: one `llm.complete` call (the test's model answers slowly).
+//! - `slow-llm`: one `llm.complete` call (the test's model answers slowly);
+//! - `search`: one `search` call, appending the best passage's source
+//!   (`search-top=<source>`) to the query.
 //!
-//! Imports `config`, `log` and `llm`.
+//! Imports `config`, `log`, `llm` and `search`.
 
 use autbot_sdk::preprocessor::{Guest, Query, Rejection};
 use autbot_sdk::Message;
-use autbot_sdk::{config, llm, log};
+use autbot_sdk::{config, llm, log, search};
 
 struct HostHammer;
 
@@ -23,6 +25,16 @@ impl Guest for HostHammer {
                     log::info(&format!("flood line {i}"));
                 }
                 Ok(q)
+            }
+            "search" => {
+                let top = match search::search(&q.text, 1) {
+                    Ok(hits) => hits.first().map_or("none".into(), |p| p.source.clone()),
+                    Err(e) => format!("error: {e}"),
+                };
+                Ok(Query {
+                    text: format!("{} search-top={top}", q.text),
+                    ..q
+                })
             }
             "slow-llm" => {
                 let _ = llm::complete(&[Message::user(q.text.clone())]);
