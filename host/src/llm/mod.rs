@@ -35,6 +35,15 @@ pub enum Piece {
     Usage(TokenUsage),
 }
 
+/// An upstream's `finish_reason`, passed on to clients only when it looks like one
+/// (`stop`, `length`, `content_filter`, ...: at most 32 lowercase letters and `_`).
+pub fn finish_reason(upstream: Option<&str>) -> Option<String> {
+    upstream
+        .filter(|r| !r.is_empty() && r.len() <= 32)
+        .filter(|r| r.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        .map(str::to_string)
+}
+
 /// Token counts of one answer: the upstream's own figures, or for the extractive
 /// answerer (which has no tokenizer) words, counted by [`TokenUsage::words`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -151,7 +151,8 @@ impl OpenAiChat {
             count_usage(&self.model, self.price, u);
         }
         let choice = parsed.choices.into_iter().next();
-        let finish_reason = choice.as_ref().and_then(|c| c.finish_reason.clone());
+        let finish_reason =
+            super::finish_reason(choice.as_ref().and_then(|c| c.finish_reason.as_deref()));
         let text = choice
             .and_then(|c| c.message.content)
             .filter(|t| !t.trim().is_empty())

@@ -74,7 +74,7 @@ fn parse(data: &str) -> Result<Said, UpstreamError> {
         ));
     }
     let choice = chunk.choices.unwrap_or_default().into_iter().next();
-    let finish = choice.as_ref().and_then(|c| c.finish_reason.clone());
+    let finish = super::finish_reason(choice.as_ref().and_then(|c| c.finish_reason.as_deref()));
     let text = choice
         .and_then(|c| c.delta?.content)
         .filter(|t| !t.is_empty());
@@ -235,6 +235,16 @@ mod tests {
             })
         ));
         assert!(matches!(parse("[DONE]"), Ok(Said::Done)));
+        let odd = format!(
+            r#"{{"choices":[{{"delta":{{}},"finish_reason":"{}"}}]}}"#,
+            "x".repeat(100)
+        );
+        assert!(
+            matches!(parse(&odd), Ok(Said::Data { finish: None, .. })),
+            "an odd reason is dropped"
+        );
+        let length = r#"{"choices":[{"delta":{},"finish_reason":"length"}]}"#;
+        assert!(matches!(parse(length), Ok(Said::Data { finish: Some(f), .. }) if f == "length"));
         let error = r#"{"error":{"message":"overloaded","type":"server_error"}}"#;
         assert!(
             matches!(parse(error), Err(UpstreamError::Malformed(m)) if !m.contains("overloaded"))

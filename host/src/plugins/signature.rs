@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 /// What is signed, before the file's SHA-256: a tag, so a signature over anything
 /// else (another protocol using the same key) is never a plugin signature.
 const DOMAIN: &[u8] = b"autbot-plugin-signature-v1\0";
+/// The largest signature file read, in bytes.
+const MAX_SIGNATURE_BYTES: u64 = 4096;
 /// The first line of a signature file.
 const HEADER: &str = "autbot plugin signature v1";
 
@@ -53,6 +55,14 @@ impl SignaturePolicy {
 
     fn verify(&self, path: &Path, bytes: &[u8]) -> Result<String, String> {
         let sig_path = signature_path(path);
+        // A signature file is a few hundred bytes; a larger one is not read.
+        let size = std::fs::metadata(&sig_path).map(|m| m.len()).unwrap_or(0);
+        if size > MAX_SIGNATURE_BYTES {
+            return Err(format!(
+                "{} is larger than a signature file",
+                sig_path.display()
+            ));
+        }
         let text = match std::fs::read_to_string(&sig_path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
